@@ -1,0 +1,1 @@
+"""Gradient-correctness audits: ``check_vjp`` and the case grid."""

@@ -1,0 +1,40 @@
+"""The ``cnnjax`` command line: parses, then calls one library function per command.
+
+Each subcommand lives in ``cnnjax/commands/<name>.py`` with ``add_arguments(parser)`` and
+``run(args) -> int`` (the exit status); the modules are imported lazily so ``cnnjax --help``
+does not pay for JAX's start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = {
+    "train": "train a CNN from an experiment config (TOML)",
+    "eval": "evaluate a saved checkpoint on a config's test split",
+    "audit": "audit the hand-written VJPs against JAX autodiff",
+    "bench": "benchmark hand VJPs against JAX autodiff",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cnnjax", description="CNN layers for JAX with hand-derived backward passes."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        module = importlib.import_module(f"cnnjax.commands.{name}")
+        module.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module = importlib.import_module(f"cnnjax.commands.{args.command}")
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""``cnnjax audit``: placeholder until its issue lands."""
+
+
+def add_arguments(parser):
+    pass
+
+
+def run(args):
+    raise SystemExit("cnnjax audit: not implemented yet")

@@ -1,0 +1,9 @@
+"""``cnnjax bench``: placeholder until its issue lands."""
+
+
+def add_arguments(parser):
+    pass
+
+
+def run(args):
+    raise SystemExit("cnnjax bench: not implemented yet")

@@ -1,0 +1,22 @@
+"""The ops: each a pure forward function with a hand-derived VJP bound by ``jax.custom_vjp``.
+
+Layout is NHWC for activations and HWIO for conv kernels. No JAX autodiff is used anywhere in
+this package: every backward pass is derived in its docstring and transcribed by hand.
+"""
+
+from cnnjax.ops.activation import elu, gelu, leaky_relu, relu, sigmoid, softplus, tanh
+from cnnjax.ops.conv import conv2d, conv2d_grad_input, conv2d_grad_weight
+from cnnjax.ops.dropout import dropout
+from cnnjax.ops.linear import dense
+from cnnjax.ops.loss import log_softmax, softmax_cross_entropy
+from cnnjax.ops.norm import batch_norm, layer_norm
+from cnnjax.ops.pool import avg_pool2d, global_avg_pool2d, max_pool2d
+from cnnjax.ops.shape import flatten
+
+OPS = (
+    "conv2d", "dense", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
+    "relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "softplus",
+    "log_softmax", "softmax_cross_entropy", "batch_norm", "layer_norm", "dropout", "flatten",
+)  # fmt: skip
+
+__all__ = [*OPS, "OPS", "conv2d_grad_input", "conv2d_grad_weight"]

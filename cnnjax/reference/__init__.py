@@ -1,0 +1,20 @@
+"""The yardstick: every op of ``cnnjax.ops`` written plainly in ``jax.numpy``/``lax``.
+
+Same names and signatures as ``cnnjax.ops``, no ``custom_vjp`` anywhere: gradients here come
+from JAX's autodiff, and every hand VJP is audited against them.
+"""
+
+from cnnjax.reference.activation import elu, gelu, leaky_relu, relu, sigmoid, softplus, tanh
+from cnnjax.reference.conv import conv2d
+from cnnjax.reference.dropout import dropout
+from cnnjax.reference.linear import dense
+from cnnjax.reference.loss import log_softmax, softmax_cross_entropy
+from cnnjax.reference.norm import batch_norm, layer_norm
+from cnnjax.reference.pool import avg_pool2d, global_avg_pool2d, max_pool2d
+from cnnjax.reference.shape import flatten
+
+__all__ = [
+    "avg_pool2d", "batch_norm", "conv2d", "dense", "dropout", "elu", "flatten", "gelu",
+    "global_avg_pool2d", "layer_norm", "leaky_relu", "log_softmax", "max_pool2d", "relu",
+    "sigmoid", "softmax_cross_entropy", "softplus", "tanh",
+]  # fmt: skip
