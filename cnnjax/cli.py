@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from cnnjax.runtime import configure_fast_cpu_convolutions
+
 COMMANDS = {
     "train": "train a CNN from an experiment config (TOML)",
     "eval": "evaluate a saved checkpoint on a config's test split",
@@ -32,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    configure_fast_cpu_convolutions()  # before any JAX computation starts the backends
     module = importlib.import_module(f"cnnjax.commands.{args.command}")
     return int(module.run(args) or 0)
 
