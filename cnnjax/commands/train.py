@@ -1,9 +1,46 @@
-"""``cnnjax train``: placeholder until its issue lands."""
+"""``cnnjax train CONFIG [--set KEY=VALUE ...] [--out DIR] [--resume | --overwrite]``.
+
+Parses, then calls :func:`cnnjax.train.train_and_evaluate`; the last line printed is
+``test_accuracy=0.XXXX``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
 
 
-def add_arguments(parser):
-    pass
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="experiment config (TOML), e.g. experiments/digits_cnn.toml")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, value in TOML syntax (train.epochs=3, "
+        'optimizer.name="sgd"); repeatable',
+    )
+    parser.add_argument("--out", help="output directory (default: output.dir or runs/<name>)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--resume", action="store_true", help="continue from the output's last checkpoint"
+    )
+    mode.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier run in the output directory"
+    )
 
 
-def run(args):
-    raise SystemExit("cnnjax train: not implemented yet")
+def run(args: argparse.Namespace) -> int:
+    from cnnjax.checkpoint import CheckpointError
+    from cnnjax.config import ConfigError, load_config
+    from cnnjax.train import NonFiniteLossError, train_and_evaluate
+
+    try:
+        config = load_config(args.config, args.overrides)
+        summary = train_and_evaluate(config, args.out, resume=args.resume, overwrite=args.overwrite)
+    except (ConfigError, CheckpointError, NonFiniteLossError, FileNotFoundError) as e:
+        print(f"cnnjax train: error: {e}", file=sys.stderr)
+        return 1
+    print(f"test_accuracy={summary['test_accuracy']:.4f}")
+    return 0

@@ -1,0 +1,102 @@
+"""What a training run writes and shows: the progress bar, epoch lines, metric files, curves.
+
+>>> format_epoch({"epoch": 2, "epochs": 10, "train_loss": 0.25, "train_accuracy": 0.9,
+...               "test_accuracy": 0.95, "images_per_second": 1234.5})
+'epoch  2/10  train_loss 0.2500  train_acc 0.9000  test_acc 0.9500  1234 img/s'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+# Fields that depend on the machine's speed; everything else in a metrics record is a pure
+# function of the config and the seed (on one machine).
+TIMING_FIELDS = ("epoch_seconds", "train_seconds", "images_per_second")
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal (stderr by default); silent when not a TTY."""
+
+    def __init__(self, total: int, label: str, stream: TextIO | None = None, width: int = 30):
+        self.total, self.label, self.width = total, label, width
+        self.stream = sys.stderr if stream is None else stream
+        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.count, self._last = 0, 0.0
+
+    def update(self, n: int = 1, **fields: float) -> None:
+        self.count += n
+        now = time.perf_counter()
+        if not self.enabled or (now - self._last < 0.1 and self.count < self.total):
+            return
+        self._last = now
+        filled = self.width * self.count // max(self.total, 1)
+        bar = "#" * filled + "." * (self.width - filled)
+        extra = "".join(f"  {k} {v:.4f}" for k, v in fields.items())
+        self.stream.write(f"\r{self.label} [{bar}] {self.count}/{self.total}{extra}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+
+
+def format_epoch(record: Mapping[str, Any]) -> str:
+    """The line printed after each epoch."""
+    width = len(str(record["epochs"]))
+    return (
+        f"epoch {record['epoch']:>{width}}/{record['epochs']}"
+        f"  train_loss {record['train_loss']:.4f}"
+        f"  train_acc {record['train_accuracy']:.4f}"
+        f"  test_acc {record['test_accuracy']:.4f}"
+        f"  {record['images_per_second']:.0f} img/s"
+    )
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and ``os.replace``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_metrics(path: Path, history: Sequence[Mapping[str, Any]]) -> None:
+    """``metrics.jsonl``: one JSON object per epoch, rewritten whole (so a resumed run's file
+    holds exactly the checkpointed history)."""
+    write_text_atomic(path, "".join(json.dumps(dict(r), sort_keys=True) + "\n" for r in history))
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """Read ``metrics.jsonl`` back into a list of dicts."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def plot_curves(path: Path, history: Sequence[Mapping[str, Any]], title: str) -> None:
+    """``curves.png``: loss (train, test) and accuracy (train, test) per epoch.
+
+    Uses matplotlib's Agg canvas directly, so the caller's pyplot backend is left alone.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    epochs = [r["epoch"] for r in history]
+    fig = Figure(figsize=(9, 3.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    for ax, metric in ((ax_loss, "loss"), (ax_acc, "accuracy")):
+        for split in ("train", "test"):
+            ax.plot(epochs, [r[f"{split}_{metric}"] for r in history], marker="o", label=split)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    os.replace(tmp, path)

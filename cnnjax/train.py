@@ -1,0 +1,375 @@
+"""The training run: ``train_and_evaluate(config, workdir)``, callable from a notebook too.
+
+One jitted pure step ``(params, state, opt_state, images, labels, key) -> (params, state,
+opt_state, loss, accuracy)``; the op set (``cnnjax.ops``, hand VJPs, or ``cnnjax.reference``,
+JAX autodiff) is picked by ``train.grad`` and supplies both the model's ops and the loss.
+Everything random is derived from the seed: the init key, the batch order
+(``epoch_batches(seed=, epoch=)``) and each step's key (``fold_in(fold_in(key, epoch), step)``),
+so one seed gives the same metrics on one machine, and a run resumed from its end-of-epoch
+checkpoint ends exactly where the uninterrupted run does.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from cnnjax import config as cfgmod
+from cnnjax.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from cnnjax.config import ConfigError, ExperimentConfig
+from cnnjax.metrics import ProgressBar, format_epoch, plot_curves, write_metrics, write_text_atomic
+
+CHECKPOINT = "checkpoint.npz"
+OUTPUTS = ("metrics.jsonl", "summary.json", "config.toml", "curves.png", CHECKPOINT)
+# Keys that may change between a run and its ``--resume`` (everything else must match).
+RESUMABLE_CHANGES = ("train.epochs", "train.eval_batch_size", "output.")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or Inf; the message names the step."""
+
+
+class Experiment(NamedTuple):
+    """Everything built from a config before the first step."""
+
+    data: Any  # cnnjax.data.Dataset
+    model: Any  # cnnjax.nn.Layer
+    ops: Any  # cnnjax.ops or cnnjax.reference
+    optimizer: optax.GradientTransformation
+    params: Any
+    state: Any
+    opt_state: Any
+    num_classes: int
+    steps_per_epoch: int
+
+
+def build_experiment(config: ExperimentConfig) -> Experiment:
+    """Load the data, build and initialise the model and the optimizer for ``config``."""
+    from cnnjax import nn, ops, reference
+    from cnnjax.data import AUGMENTATIONS, load_dataset, num_batches
+
+    src = config.source
+    augment = config.data.augment
+    if augment is not None and augment not in AUGMENTATIONS:
+        raise ConfigError(src, "data.augment", f"must be one of {AUGMENTATIONS}, got {augment!r}")
+    try:
+        data = load_dataset(config.data.name, **config.data.options)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(src, "data", str(e)) from None
+    name = config.model.name
+    if name not in nn.zoo.MODELS:
+        raise ConfigError(
+            src, "model.name", f"unknown model {name!r}, have {sorted(nn.zoo.MODELS)}"
+        )
+    image_shape = tuple(data.train_images.shape[1:])
+    want = tuple(nn.zoo.INPUT_SHAPES[name])
+    if image_shape != want:
+        raise ConfigError(
+            src, "model.name", f"model {name!r} expects images of shape {want} but data "
+            f"{config.data.name!r} has {image_shape}; pick a matching model or data set"
+        )  # fmt: skip
+    num_classes = config.model.num_classes or int(data.num_classes)
+    if num_classes < data.num_classes:
+        raise ConfigError(
+            src, "model.num_classes", f"is {num_classes} but the data has {data.num_classes}"
+        )
+    n_train, batch = data.train_images.shape[0], config.train.batch_size
+    if batch > n_train:
+        raise ConfigError(
+            src, "train.batch_size", f"is {batch} but the data has only {n_train} training images"
+        )
+    steps_per_epoch = num_batches(n_train, batch, drop_last=True)
+    model = nn.zoo.get_model(name, num_classes=num_classes)
+    init_key = jax.random.fold_in(jax.random.key(config.seed), 0)
+    params, state, _ = model.init(init_key, image_shape, dtype=data.train_images.dtype)
+    optimizer = make_optimizer(config, steps_per_epoch)
+    return Experiment(
+        data, model, ops if config.train.grad == "hand" else reference, optimizer,
+        params, state, optimizer.init(params), num_classes, steps_per_epoch,
+    )  # fmt: skip
+
+
+def make_optimizer(config: ExperimentConfig, steps_per_epoch: int) -> optax.GradientTransformation:
+    """The optax optimizer of ``[optimizer]``; schedule step counts are resolved here."""
+    opt = config.optimizer
+    lr: Any = opt.learning_rate
+    if opt.schedule is not None:
+        total = steps_per_epoch * config.train.epochs
+        args = cfgmod.resolve_step_args(opt.schedule.args, total, steps_per_epoch)
+        lr = getattr(optax, opt.schedule.name)(**args)
+    return getattr(optax, opt.name)(learning_rate=lr, **opt.args)
+
+
+def make_train_step(model, ops, optimizer, *, label_smoothing: float = 0.0) -> Callable:
+    """The jitted step ``(params, state, opt_state, images, labels, key) -> (params, state,
+    opt_state, loss, accuracy)``; the loss is the batch mean of ``ops.softmax_cross_entropy``."""
+
+    def loss_fn(params, state, images, labels, key):
+        logits, new_state = model.apply(params, state, images, train=True, key=key, ops=ops)
+        losses = ops.softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing)
+        return jnp.mean(losses), (new_state, logits)
+
+    @jax.jit
+    def train_step(params, state, opt_state, images, labels, key):
+        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+        (loss, (state, logits)), grads = grad_fn(params, state, images, labels, key)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        return params, state, opt_state, loss, _accuracy(logits, labels)
+
+    return train_step
+
+
+def _accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    return jnp.mean(jnp.argmax(logits, axis=-1).astype(labels.dtype) == labels)
+
+
+def make_eval_step(model, ops) -> Callable:
+    """Jitted ``(params, state, images, labels, mask) -> (sum of losses, number correct)``
+    over the examples where ``mask`` is true (the last batch is padded to a fixed shape)."""
+
+    @jax.jit
+    def eval_step(params, state, images, labels, mask):
+        logits, _ = model.apply(params, state, images, train=False, ops=ops)
+        losses = ops.softmax_cross_entropy(logits, labels)
+        correct = jnp.argmax(logits, axis=-1).astype(labels.dtype) == labels
+        zero = jnp.zeros((), losses.dtype)
+        return jnp.sum(jnp.where(mask, losses, zero)), jnp.sum(correct & mask)
+
+    return eval_step
+
+
+def evaluate(eval_step, params, state, images, labels, batch_size: int) -> tuple[float, float]:
+    """Mean loss and accuracy over ``images`` in batches of a fixed size (padded)."""
+    n = images.shape[0]
+    batch_size = min(batch_size, n)
+    total_loss, total_correct = 0.0, 0
+    for start in range(0, n, batch_size):
+        x, y = images[start : start + batch_size], labels[start : start + batch_size]
+        mask = np.ones(batch_size, bool)
+        if x.shape[0] < batch_size:
+            pad = batch_size - x.shape[0]
+            mask[x.shape[0] :] = False
+            x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
+            y = np.concatenate([y, np.zeros(pad, y.dtype)])
+        loss, correct = eval_step(params, state, x, y, mask)
+        total_loss += float(loss)
+        total_correct += int(correct)
+    return total_loss / n, total_correct / n
+
+
+def _check_finite(losses: list, checked: int, epoch: int, steps_per_epoch: int, bar) -> int:
+    """Raise at the first non-finite loss after ``losses[checked]``; return ``len(losses)``."""
+    if len(losses) > checked:
+        values = np.asarray(jnp.stack(losses[checked:]))
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            bar.close()
+            step = checked + int(bad[0]) + 1
+            raise NonFiniteLossError(
+                f"loss is {values[bad[0]]} at epoch {epoch}, step {step} "
+                f"(global step {(epoch - 1) * steps_per_epoch + step}); training stopped"
+            )
+    return len(losses)
+
+
+def train_epoch(exp: Experiment, config, carry, epoch: int, *, train_step, put=jax.device_put):
+    """One epoch; returns the new ``(params, state, opt_state)`` and the epoch's metrics.
+
+    ``put`` places each batch (``jax.device_put`` here; a sharded run passes its own).
+
+    Raises:
+        NonFiniteLossError: at the first step whose loss is NaN or Inf.
+    """
+    from cnnjax.data import epoch_batches
+
+    params, state, opt_state = carry
+    t = config.train
+    epoch_key = jax.random.fold_in(jax.random.fold_in(jax.random.key(config.seed), 1), epoch)
+    bar = ProgressBar(exp.steps_per_epoch, f"epoch {epoch}/{t.epochs}")
+    losses, accs, checked, images = [], [], 0, 0
+    start = time.perf_counter()
+    batches = epoch_batches(
+        exp.data.train_images, exp.data.train_labels, t.batch_size,
+        seed=config.seed, epoch=epoch, augment=config.data.augment,
+    )  # fmt: skip
+    for step, (x, y) in enumerate(batches):
+        key = jax.random.fold_in(epoch_key, step)
+        x, y = put(x), put(y)
+        params, state, opt_state, loss, acc = train_step(params, state, opt_state, x, y, key)
+        losses.append(loss)
+        accs.append(acc)
+        images += x.shape[0]
+        if (step + 1) % 20 == 0:
+            checked = _check_finite(losses, checked, epoch, exp.steps_per_epoch, bar)
+            bar.update(step + 1 - bar.count, loss=float(losses[-1]))
+    _check_finite(losses, checked, epoch, exp.steps_per_epoch, bar)
+    bar.close()
+    seconds = time.perf_counter() - start
+    metrics = {
+        "train_loss": float(np.mean(np.asarray(jnp.stack(losses), np.float64))),
+        "train_accuracy": float(np.mean(np.asarray(jnp.stack(accs), np.float64))),
+        "steps": len(losses),
+        "train_seconds": seconds,
+        "images_per_second": images / seconds,
+    }
+    return (params, state, opt_state), metrics
+
+
+def train_and_evaluate(
+    config: ExperimentConfig,
+    workdir: str | Path | None = None,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    verbose: bool = True,
+    on_epoch_end: Callable[[int, dict], None] | None = None,
+) -> dict[str, Any]:
+    """Train ``config`` and evaluate after every epoch; return the summary.
+
+    Writes to ``workdir`` (default ``config.output.dir`` or ``runs/<name>``):
+    ``metrics.jsonl`` (one JSON object per epoch), ``summary.json``, ``config.toml`` (the
+    resolved config), ``curves.png`` and ``checkpoint.npz`` (after every epoch, atomically).
+
+    Args:
+        config: the experiment.
+        workdir: the output directory.
+        resume: continue from ``checkpoint.npz`` (a fresh start when there is none).
+        overwrite: allow replacing an earlier run's outputs in ``workdir``.
+        verbose: print one line per epoch to stdout (and a progress bar on a terminal).
+        on_epoch_end: called as ``on_epoch_end(epoch, record)`` after each checkpoint.
+
+    Returns:
+        The summary: ``test_accuracy``, ``test_loss``, ``epochs``, ``wall_seconds``,
+        ``images_per_second``, ``config`` and a few more.
+
+    Raises:
+        ConfigError: the data or model do not fit the config.
+        CheckpointError: an earlier run's outputs would be overwritten, or the checkpoint
+            does not fit the config.
+        NonFiniteLossError: the loss became NaN/Inf (the last good checkpoint is kept).
+    """
+    start = time.perf_counter()
+    out = Path(workdir or config.output.dir or Path("runs") / config.name)
+    _prepare_workdir(out, resume=resume, overwrite=overwrite)
+    exp = build_experiment(config)
+    carry, history = (exp.params, exp.state, exp.opt_state), []
+    ckpt = out / CHECKPOINT
+    if resume and ckpt.exists():
+        carry, history = _restore(ckpt, exp, config)
+    elif resume and verbose:
+        print(f"no checkpoint in {out}, starting from epoch 1", file=sys.stderr)
+    write_text_atomic(out / "config.toml", cfgmod.to_toml(config))
+    train_step = make_train_step(
+        exp.model, exp.ops, exp.optimizer, label_smoothing=config.train.label_smoothing
+    )
+    eval_step = make_eval_step(exp.model, exp.ops)
+    previous = sum(r["epoch_seconds"] for r in history)
+    for epoch in range(len(history) + 1, config.train.epochs + 1):
+        epoch_start = time.perf_counter()
+        carry, record = train_epoch(exp, config, carry, epoch, train_step=train_step)
+        d = exp.data
+        test_loss, test_acc = evaluate(
+            eval_step, carry[0], carry[1], d.test_images, d.test_labels,
+            config.train.eval_batch_size,
+        )  # fmt: skip
+        record = {"epoch": epoch, "epochs": config.train.epochs, **record}
+        record.update(test_loss=test_loss, test_accuracy=test_acc)
+        record["epoch_seconds"] = time.perf_counter() - epoch_start
+        history.append(record)
+        meta = {"epoch": epoch, "history": history, "config": cfgmod.to_dict(config)}
+        save_checkpoint(ckpt, dict(zip(("params", "state", "opt_state"), carry, strict=True)), meta)
+        write_metrics(out / "metrics.jsonl", history)
+        if verbose:
+            print(format_epoch(record), flush=True)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, record)
+    return _finish(out, config, exp, history, previous + time.perf_counter() - start)
+
+
+def _prepare_workdir(out: Path, *, resume: bool, overwrite: bool) -> None:
+    """Create ``out``; refuse to replace an earlier run unless resuming or overwriting."""
+    out.mkdir(parents=True, exist_ok=True)
+    earlier = [name for name in OUTPUTS if (out / name).exists()]
+    if earlier and not (resume or overwrite):
+        raise CheckpointError(
+            f"{out} already holds a run ({', '.join(earlier)}); pass --resume to continue it, "
+            "--overwrite to replace it, or --out for another directory"
+        )
+    if overwrite and not resume:
+        for name in earlier:
+            (out / name).unlink()
+
+
+def _restore(ckpt: Path, exp: Experiment, config: ExperimentConfig):
+    templates = {"params": exp.params, "state": exp.state, "opt_state": exp.opt_state}
+    trees, meta = load_checkpoint(ckpt, templates)
+    was, now = _flatten(meta["config"]), _flatten(cfgmod.to_dict(config))
+    for key in sorted(set(was) | set(now)):
+        if was.get(key) != now.get(key) and not key.startswith(RESUMABLE_CHANGES):
+            raise CheckpointError(
+                f"{ckpt}: cannot resume, `{key}` was {was.get(key)!r} and is now "
+                f"{now.get(key)!r} (use --out for a new run)"
+            )
+    carry = tuple(jax.tree.map(jnp.asarray, trees[k]) for k in templates)
+    return carry, list(meta["history"])[: config.train.epochs]
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            flat.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            flat[f"{prefix}{k}"] = v
+    return flat
+
+
+def _finish(out: Path, config, exp: Experiment, history: list, wall: float) -> dict[str, Any]:
+    last = history[-1]
+    train_seconds = sum(r["train_seconds"] for r in history)
+    images = sum(r["steps"] for r in history) * config.train.batch_size
+    summary = {
+        "name": config.name,
+        "test_accuracy": last["test_accuracy"],
+        "test_loss": last["test_loss"],
+        "train_accuracy": last["train_accuracy"],
+        "train_loss": last["train_loss"],
+        "best_test_accuracy": max(r["test_accuracy"] for r in history),
+        "epochs": last["epoch"],
+        "steps": sum(r["steps"] for r in history),
+        "wall_seconds": wall,
+        "images_per_second": images / train_seconds,
+        "num_params": int(sum(np.size(x) for x in jax.tree.leaves(exp.params))),
+        "workdir": str(out),
+        "config": cfgmod.to_dict(config),
+    }
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    write_metrics(out / "metrics.jsonl", history)
+    if config.output.plot:
+        plot_curves(out / "curves.png", history, f"{config.name} ({config.train.grad} VJPs)")
+    return summary
+
+
+def evaluate_checkpoint(config: ExperimentConfig, path: str | Path) -> dict[str, float]:
+    """Evaluate a saved checkpoint on ``config``'s test split: ``test_loss``, ``test_accuracy``."""
+    exp = build_experiment(config)
+    templates = {"params": exp.params, "state": exp.state}
+    trees, meta = load_checkpoint(path, templates)
+    params, state = (jax.tree.map(jnp.asarray, trees[k]) for k in templates)
+    d = exp.data
+    loss, acc = evaluate(
+        make_eval_step(exp.model, exp.ops), params, state, d.test_images, d.test_labels,
+        config.train.eval_batch_size,
+    )  # fmt: skip
+    return {"test_loss": loss, "test_accuracy": acc, "epoch": meta.get("epoch"),
+            "num_test": int(d.test_images.shape[0])}  # fmt: skip
