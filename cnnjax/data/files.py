@@ -94,7 +94,7 @@ def read_idx(path: str | os.PathLike, *, ndim: int | None = None) -> np.ndarray:
     dtype, dims_count = IDX_DTYPES[raw[2]], raw[3]
     if ndim is not None and dims_count != ndim:
         raise ValueError(
-            f"IDX file {path}: expected {ndim} dimensions, the header says {dims_count}"
+            f"IDX file {path}: expected {ndim} dimension(s), the header says {dims_count}"
         )
     offset = 4 + 4 * dims_count
     if len(raw) < offset:
