@@ -122,7 +122,12 @@ def make_train_step(model, ops, optimizer, *, label_smoothing: float = 0.0) -> C
     def train_step(params, state, opt_state, images, labels, key):
         grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
         (loss, (state, logits)), grads = grad_fn(params, state, images, labels, key)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
+        # optax mixes Python floats with int32 step counts (``b1 ** count``), which strict
+        # dtype promotion refuses; only the optimizer runs under standard promotion, and its
+        # updates are cast back so params keep their dtype (a float64 schedule under x64).
+        with jax.numpy_dtype_promotion("standard"):
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+        updates = jax.tree.map(lambda u, p: u.astype(p.dtype), updates, params)
         params = optax.apply_updates(params, updates)
         return params, state, opt_state, loss, _accuracy(logits, labels)
 
@@ -146,6 +151,32 @@ def make_eval_step(model, ops) -> Callable:
         return jnp.sum(jnp.where(mask, losses, zero)), jnp.sum(correct & mask)
 
     return eval_step
+
+
+_STEP_CACHE: dict[str, tuple[Callable, Callable]] = {}
+
+
+def compiled_steps(config: ExperimentConfig, exp: Experiment) -> tuple[Callable, Callable]:
+    """``(train_step, eval_step)`` for ``config``, reused across runs in one process.
+
+    The steps depend only on the model, the op set, the optimizer (with its resolved step
+    counts) and the label smoothing; keying a small cache on exactly these lets a notebook or
+    a test suite that trains the same experiment twice skip the second compilation.
+    """
+    key = json.dumps(
+        [config.model.name, exp.num_classes, config.train.grad, config.train.label_smoothing,
+         cfgmod.to_dict(config.optimizer), exp.steps_per_epoch, config.train.epochs],
+        sort_keys=True,
+    )  # fmt: skip
+    if key not in _STEP_CACHE:
+        if len(_STEP_CACHE) >= 8:
+            _STEP_CACHE.pop(next(iter(_STEP_CACHE)))
+        ls = config.train.label_smoothing
+        _STEP_CACHE[key] = (
+            make_train_step(exp.model, exp.ops, exp.optimizer, label_smoothing=ls),
+            make_eval_step(exp.model, exp.ops),
+        )
+    return _STEP_CACHE[key]
 
 
 def evaluate(eval_step, params, state, images, labels, batch_size: int) -> tuple[float, float]:
@@ -269,10 +300,7 @@ def train_and_evaluate(
     elif resume and verbose:
         print(f"no checkpoint in {out}, starting from epoch 1", file=sys.stderr)
     write_text_atomic(out / "config.toml", cfgmod.to_toml(config))
-    train_step = make_train_step(
-        exp.model, exp.ops, exp.optimizer, label_smoothing=config.train.label_smoothing
-    )
-    eval_step = make_eval_step(exp.model, exp.ops)
+    train_step, eval_step = compiled_steps(config, exp)
     previous = sum(r["epoch_seconds"] for r in history)
     for epoch in range(len(history) + 1, config.train.epochs + 1):
         epoch_start = time.perf_counter()
