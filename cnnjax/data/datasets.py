@@ -138,25 +138,27 @@ def _unit_float(images: np.ndarray, scale: float) -> np.ndarray:
     return out
 
 
-def channel_stats(images: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+def channel_stats(images: np.ndarray, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and (population) std of ``(N, H, W, C)`` images, in float64.
 
-    Two passes over chunks of ``chunk`` examples, so memory stays small for large sets.
+    Two passes (mean, then squared deviations) over chunks of ``chunk`` examples, so the
+    float64 temporaries stay small for large sets.
 
     >>> x = np.arange(8.0).reshape(2, 2, 1, 2)
     >>> [v.tolist() for v in channel_stats(x, chunk=1)]
     [[3.0, 4.0], [2.23606797749979, 2.23606797749979]]
     """
-    count = images.shape[0] * images.shape[1] * images.shape[2]
+    pixels = images.reshape(-1, images.shape[-1])  # (N * H * W, C)
+    step = chunk * images.shape[1] * images.shape[2]
     total = np.zeros(images.shape[-1], dtype=np.float64)
-    for start in range(0, images.shape[0], chunk):
-        total += images[start : start + chunk].sum(axis=(0, 1, 2), dtype=np.float64)
-    mean = total / count
+    for start in range(0, pixels.shape[0], step):
+        total += pixels[start : start + step].astype(np.float64).sum(axis=0)
+    mean = total / pixels.shape[0]
     squares = np.zeros_like(mean)
-    for start in range(0, images.shape[0], chunk):
-        centred = images[start : start + chunk].astype(np.float64) - mean
-        squares += np.square(centred).sum(axis=(0, 1, 2))
-    return mean, np.sqrt(squares / count)
+    for start in range(0, pixels.shape[0], step):
+        centred = pixels[start : start + step].astype(np.float64) - mean
+        squares += np.einsum("pc,pc->c", centred, centred)
+    return mean, np.sqrt(squares / pixels.shape[0])
 
 
 def _statistics(
