@@ -1,4 +1,4 @@
-"""Reference activations: plain ``jax.numpy``, differentiated by JAX."""
+"""Reference activations: plain ``jax.numpy`` / ``jax.nn``, differentiated by JAX."""
 
 from __future__ import annotations
 
@@ -9,21 +9,37 @@ import jax.numpy as jnp
 def relu(x: jax.Array) -> jax.Array:
     """``max(x, 0)`` written as a select, so its autodiff gives relu'(0) = 0."""
     return jnp.where(x > 0, x, jnp.zeros((), x.dtype))
-def leaky_relu(*args, **kwargs):  # placeholder until the family lands
-    raise NotImplementedError('leaky_relu')
 
-def elu(*args, **kwargs):  # placeholder until the family lands
-    raise NotImplementedError('elu')
 
-def sigmoid(*args, **kwargs):  # placeholder until the family lands
-    raise NotImplementedError('sigmoid')
+def leaky_relu(x: jax.Array, negative_slope: float = 0.01) -> jax.Array:
+    """``x`` if ``x > 0`` else ``negative_slope * x``; autodiff gives the slope at 0.
 
-def tanh(*args, **kwargs):  # placeholder until the family lands
-    raise NotImplementedError('tanh')
+    (``jax.nn.leaky_relu`` selects on ``x >= 0`` and so gives 1 at 0; cnnjax's convention is
+    the slope.)
+    """
+    return jnp.where(x > 0, x, negative_slope * x)
 
-def gelu(*args, **kwargs):  # placeholder until the family lands
-    raise NotImplementedError('gelu')
 
-def softplus(*args, **kwargs):  # placeholder until the family lands
-    raise NotImplementedError('softplus')
+def elu(x: jax.Array, alpha: float = 1.0) -> jax.Array:
+    """``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``, via ``jax.nn.elu``."""
+    return jax.nn.elu(x, alpha)
 
+
+def sigmoid(x: jax.Array) -> jax.Array:
+    """``1 / (1 + exp(-x))`` via ``jax.nn.sigmoid`` (``lax.logistic``)."""
+    return jax.nn.sigmoid(x)
+
+
+def tanh(x: jax.Array) -> jax.Array:
+    """``tanh(x)`` written as ``2 sigmoid(2x) - 1``, independent of ``jnp.tanh``'s rule."""
+    return 2 * jax.nn.sigmoid(2 * x) - 1
+
+
+def gelu(x: jax.Array, approximate: bool = True) -> jax.Array:
+    """``jax.nn.gelu``: the tanh approximation or the exact erfc form."""
+    return jax.nn.gelu(x, approximate=approximate)
+
+
+def softplus(x: jax.Array) -> jax.Array:
+    """``log(1 + exp(x))`` as ``logaddexp(x, 0)``."""
+    return jnp.logaddexp(x, 0)
