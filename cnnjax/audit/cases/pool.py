@@ -1,3 +1,65 @@
-"""Cases for the pool ops."""
+"""Cases for the pool ops: overlapping windows, strides that do not divide H, SAME with an even
+window, asymmetric padding, H != W, N = 1, C = 1, full-input and non-square windows.
 
-CASES = []
+Max-pool inputs are tie-free (``distinct``, values ``1e-2`` apart). Each max case keeps fewer
+than 400 elements, so every value lies in (-2, 2), where bfloat16's spacing (<= 2**-7) is below
+the gap and the bfloat16 cast stays tie-free too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnnjax.audit.cases._case import Case
+from cnnjax.audit.cases._inputs import distinct, normal
+
+
+def _distinct(*shape: int):
+    if int(np.prod(shape)) >= 400:
+        raise ValueError(f"max-pool case shape {shape} has >= 400 elements: bf16 ties")
+    return lambda r: (distinct(r, *shape),)
+
+
+def _normal(*shape: int):
+    return lambda r: (normal(r, *shape),)
+
+
+_MAX = [
+    ("k2-s2-n2c3-6x6", (2, 6, 6, 3), dict(window=2), True),
+    ("k3-s2-overlap-n2c2-8x7", (2, 8, 7, 2), dict(window=3, stride=2), False),
+    ("k3-s1-pad1-n1c2-5x5", (1, 5, 5, 2), dict(window=3, stride=1, padding=1), True),
+    ("k2-s2-same-n2c2-5x7", (2, 5, 7, 2), dict(window=2, stride=2, padding="SAME"), False),
+    ("k3-s2-same-n1c3-7x6", (1, 7, 6, 3), dict(window=3, stride=2, padding="SAME"), False),
+    ("k3x2-s2x1-asym-n2c2-7x5", (2, 7, 5, 2),
+     dict(window=(3, 2), stride=(2, 1), padding=((2, 0), (1, 0))), True),
+    ("k2-s3-pad-hw-n2c2-8x9", (2, 8, 9, 2), dict(window=2, stride=3, padding=(1, 0)), False),
+    ("k1x3-s2x1-n2c1-5x6", (2, 5, 6, 1), dict(window=(1, 3), stride=(2, 1)), False),
+    ("full-window-n3c1-4x5", (3, 4, 5, 1), dict(window=(4, 5)), False),
+]  # fmt: skip
+
+_AVG = [
+    ("k2-s2-n2c3-6x6", (2, 6, 6, 3), dict(window=2), True),
+    ("k3-s2-overlap-n2c2-8x7", (2, 8, 7, 2), dict(window=3, stride=2), False),
+    ("k3-s1-pad1-n1c2-5x5", (1, 5, 5, 2), dict(window=3, stride=1, padding=1), True),
+    ("k2-s2-same-n2c2-5x7", (2, 5, 7, 2), dict(window=2, stride=2, padding="SAME"), False),
+    ("k3x2-s2x1-asym-n2c2-7x5", (2, 7, 5, 2),
+     dict(window=(3, 2), stride=(2, 1), padding=((2, 0), (1, 0))), True),
+    ("k3-s3-pad-hw-n2c2-8x9", (2, 8, 9, 2), dict(window=3, stride=3, padding=(1, 2)), False),
+    ("full-window-n1c1-4x5", (1, 4, 5, 1), dict(window=(4, 5)), False),
+]  # fmt: skip
+
+CASES = [
+    *(
+        Case(f"max_pool2d-{name}", "max_pool2d", _distinct(*shape), kwargs, fd=fd)
+        for name, shape, kwargs, fd in _MAX
+    ),
+    *(
+        Case(f"avg_pool2d-{name}-{tag}", "avg_pool2d", _normal(*shape),
+             {**kwargs, "count_include_pad": include}, fd=fd)
+        for name, shape, kwargs, fd in _AVG
+        for tag, include in (("incl", True), ("excl", False))
+        if include or kwargs.get("padding", "VALID") != "VALID"
+    ),
+    Case("global_avg_pool2d-n2c3-5x4", "global_avg_pool2d", _normal(2, 5, 4, 3), fd=True),
+    Case("global_avg_pool2d-n1c1-3x3", "global_avg_pool2d", _normal(1, 3, 3, 1)),
+]  # fmt: skip
