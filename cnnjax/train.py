@@ -91,7 +91,10 @@ def build_experiment(config: ExperimentConfig) -> Experiment:
     model = nn.zoo.get_model(name, num_classes=num_classes)
     init_key = jax.random.fold_in(jax.random.key(config.seed), 0)
     params, state, _ = model.init(init_key, image_shape, dtype=data.train_images.dtype)
-    optimizer = make_optimizer(config, steps_per_epoch)
+    try:
+        optimizer = make_optimizer(config, steps_per_epoch)
+    except (ValueError, TypeError) as e:  # e.g. a schedule's decay_steps resolved to 0
+        raise ConfigError(src, "optimizer", f"optax refused the arguments: {e}") from None
     return Experiment(
         data, model, ops if config.train.grad == "hand" else reference, optimizer,
         params, state, optimizer.init(params), num_classes, steps_per_epoch,
@@ -198,6 +201,13 @@ def evaluate(eval_step, params, state, images, labels, batch_size: int) -> tuple
     return total_loss / n, total_correct / n
 
 
+def step_key(seed: int, epoch: int, step: int) -> jax.Array:
+    """The dropout key of ``step`` (0-based) in ``epoch`` (1-based): a pure function of the
+    three, so a resumed run draws exactly the keys of an uninterrupted one."""
+    root = jax.random.fold_in(jax.random.key(seed), 1)  # stream 0 is the init key
+    return jax.random.fold_in(jax.random.fold_in(root, epoch), step)
+
+
 def _check_finite(losses: list, checked: int, epoch: int, steps_per_epoch: int, bar) -> int:
     """Raise at the first non-finite loss after ``losses[checked]``; return ``len(losses)``."""
     if len(losses) > checked:
@@ -225,7 +235,6 @@ def train_epoch(exp: Experiment, config, carry, epoch: int, *, train_step, put=j
 
     params, state, opt_state = carry
     t = config.train
-    epoch_key = jax.random.fold_in(jax.random.fold_in(jax.random.key(config.seed), 1), epoch)
     bar = ProgressBar(exp.steps_per_epoch, f"epoch {epoch}/{t.epochs}")
     losses, accs, checked, images = [], [], 0, 0
     start = time.perf_counter()
@@ -234,7 +243,7 @@ def train_epoch(exp: Experiment, config, carry, epoch: int, *, train_step, put=j
         seed=config.seed, epoch=epoch, augment=config.data.augment,
     )  # fmt: skip
     for step, (x, y) in enumerate(batches):
-        key = jax.random.fold_in(epoch_key, step)
+        key = step_key(config.seed, epoch, step)
         x, y = put(x), put(y)
         params, state, opt_state, loss, acc = train_step(params, state, opt_state, x, y, key)
         losses.append(loss)
