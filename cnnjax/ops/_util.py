@@ -90,10 +90,14 @@ def padding_2d(
     elif (
         isinstance(padding, Sequence)
         and len(padding) == 2
-        and all(isinstance(v, Sequence) and len(v) == 2 and all(_is_int(e) for e in v)
-                for v in padding)
+        and all(
+            isinstance(v, Sequence) and len(v) == 2 and all(_is_int(e) for e in v) for v in padding
+        )
     ):
-        result = ((int(padding[0][0]), int(padding[0][1])), (int(padding[1][0]), int(padding[1][1])))
+        result = (
+            (int(padding[0][0]), int(padding[0][1])),
+            (int(padding[1][0]), int(padding[1][1])),
+        )
     else:
         raise TypeError(
             f"{op}: `padding` must be 'VALID', 'SAME', an int, an (h, w) pair or "
@@ -123,9 +127,7 @@ def check_window_fits(op: str, in_hw: Pair, pads: Padding2D, window_hw: Pair, wh
 def check_rank(op: str, name: str, x: Any, rank: int, layout: str) -> None:
     """Raise unless ``x`` has ``rank`` dimensions (``layout`` names them, e.g. ``(N, H, W, C)``)."""
     if jnp.ndim(x) != rank:
-        raise ValueError(
-            f"{op}: `{name}` must have rank {rank} {layout}, got shape {jnp.shape(x)}"
-        )
+        raise ValueError(f"{op}: `{name}` must have rank {rank} {layout}, got shape {jnp.shape(x)}")
 
 
 def check_float(op: str, name: str, x: Any) -> None:
