@@ -205,9 +205,10 @@ def _elu_bwd(alpha, res: _EluRes, ct_y):
         \begin{cases} 1 & x_i > 0 \\ \alpha e^{x_i} = y_i + \alpha & x_i \le 0 \end{cases}
 
     with :math:`y` bound to ``res.y``, :math:`\alpha` to ``alpha`` and :math:`\bar y` to
-    ``ct_y``; since :math:`\alpha > 0`, :math:`x_i > 0 \iff y_i > 0`. At 0 both branches give
-    :math:`\alpha` only when :math:`\alpha = 1`; the convention is the ``x <= 0`` branch,
-    :math:`\alpha`. The code is ``ct_y * where(y > 0, 1, y + alpha)``.
+    ``ct_y``; since :math:`\alpha > 0`, :math:`x_i > 0 \iff y_i > 0`. At 0 the branches give
+    1 and :math:`\alpha` (equal only for :math:`\alpha = 1`); the convention is the
+    ``x <= 0`` branch, :math:`\alpha`, and a test pins it. The code is
+    ``ct_y * where(y > 0, 1, y + alpha)``.
     """
     y = res.y
     return (ct_y * jnp.where(y > 0, jnp.ones((), y.dtype), y + alpha),)
