@@ -1,0 +1,175 @@
+"""Hand-built tests of batch_norm and layer_norm: statistics cotangents, zero variance, errors."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cnnjax import ops, reference
+from cnnjax.ops import norm as norm_module
+
+
+def _bn_inputs(seed=0, shape=(2, 3, 4, 5)):
+    rng = np.random.default_rng(seed)
+    c = shape[-1]
+    return (
+        jnp.asarray(2.0 * rng.standard_normal(shape) + 1.0),
+        jnp.asarray(1.0 + 0.5 * rng.standard_normal(c)),
+        jnp.asarray(rng.standard_normal(c)),
+    )
+
+
+def _vjps(op, args, cts, **kwargs):
+    got = jax.vjp(lambda *a: getattr(ops, op)(*a, **kwargs), *args)[1](cts)
+    want = jax.vjp(lambda *a: getattr(reference, op)(*a, **kwargs), *args)[1](cts)
+    return got, want
+
+
+def _assert_close(got, want, tol=1e-11):
+    for g, w in zip(got, want, strict=True):
+        scale = max(float(jnp.max(jnp.abs(w))), 1e-300)
+        assert float(jnp.max(jnp.abs(g - w))) / scale <= tol
+
+
+@pytest.mark.parametrize("which", ["mean", "var"])
+def test_cotangent_on_one_statistic_only_matches_reference(which):
+    x, scale, bias = _bn_inputs()
+    c = x.shape[-1]
+    ct_stat = jnp.asarray(np.random.default_rng(1).standard_normal(c))
+    zero_c, zero_y = jnp.zeros(c), jnp.zeros(x.shape)
+    cts = (zero_y, ct_stat, zero_c) if which == "mean" else (zero_y, zero_c, ct_stat)
+    got, want = _vjps("batch_norm", (x, scale, bias), cts)
+    assert float(jnp.max(jnp.abs(got[0]))) > 1e-2  # the statistic does reach x
+    _assert_close(got, want)
+    # scale and bias do not enter the statistics: their cotangents are exactly zero.
+    assert got[1].tolist() == [0.0] * c and got[2].tolist() == [0.0] * c
+
+
+def test_statistic_cotangents_have_their_closed_form():
+    # d mean_c / d x = 1/M and d var_c / d x = 2 (x - mean_c) / M, per channel.
+    x, scale, bias = _bn_inputs(shape=(3, 4))
+    m = x.shape[0]
+    ct_mean, ct_var = jnp.array([1.0, -2.0, 0.5, 3.0]), jnp.array([0.5, 1.0, -1.0, 2.0])
+    cts = (jnp.zeros(x.shape), ct_mean, ct_var)
+    ct_x = jax.vjp(ops.batch_norm, x, scale, bias)[1](cts)[0]
+    xn, mean = np.asarray(x), np.asarray(x).mean(0)
+    want = ct_mean[None, :] / m + 2 * np.asarray(ct_var)[None, :] * (xn - mean) / m
+    np.testing.assert_allclose(ct_x, want, rtol=0, atol=1e-13)
+
+
+def test_statistics_are_batch_mean_and_biased_variance():
+    x, scale, bias = _bn_inputs()
+    y, mean, var = ops.batch_norm(x, scale, bias, eps=1e-3)
+    xn = np.asarray(x).reshape(-1, x.shape[-1])
+    np.testing.assert_allclose(mean, xn.mean(0), rtol=1e-13)
+    np.testing.assert_allclose(var, xn.var(0, ddof=0), rtol=1e-13)
+    want = (np.asarray(x) - xn.mean(0)) / np.sqrt(xn.var(0) + 1e-3) * np.asarray(scale)
+    np.testing.assert_allclose(y, want + np.asarray(bias), rtol=1e-12, atol=1e-12)
+
+
+def test_constant_channel_gives_finite_gradients_matching_reference():
+    x, scale, bias = _bn_inputs(shape=(4, 3, 2, 3))
+    x = x.at[..., 1].set(0.75)  # variance exactly 0: only eps keeps 1/sigma finite
+    rng = np.random.default_rng(2)
+    cts = (
+        jnp.asarray(rng.standard_normal(x.shape)),
+        jnp.asarray(rng.standard_normal(3)),
+        jnp.asarray(rng.standard_normal(3)),
+    )
+    (y, mean, var), vjp = jax.vjp(ops.batch_norm, x, scale, bias)
+    assert float(var[1]) == 0.0 and float(mean[1]) == 0.75
+    np.testing.assert_array_equal(y[..., 1], jnp.full(y.shape[:-1], bias[1]))
+    got = vjp(cts)
+    assert all(bool(jnp.all(jnp.isfinite(g))) for g in got)
+    _assert_close(got, jax.vjp(reference.batch_norm, x, scale, bias)[1](cts))
+
+
+def test_residuals_are_x_hat_inv_std_and_scale_not_x():
+    x, scale, bias = _bn_inputs(shape=(6, 2))
+    _, res = norm_module._batch_norm_fwd(1e-5, x, scale, bias)
+    assert set(res._fields) == {"x_hat", "inv_std", "scale"}
+    assert res.x_hat.shape == x.shape and res.inv_std.shape == (2,)
+    np.testing.assert_allclose(res.x_hat.mean(0), 0.0, atol=1e-13)
+    np.testing.assert_allclose(res.inv_std, 1 / np.sqrt(np.asarray(x).var(0) + 1e-5), rtol=1e-13)
+
+
+def test_bfloat16_statistics_accumulate_in_float32():
+    # Summing 4096 ones in bfloat16 stalls at 256 (mean 1/16); a float32 sum gives mean 1.
+    x = jnp.ones((4096, 1), jnp.bfloat16)
+    one = jnp.ones((1,), jnp.bfloat16)
+    (y, mean, var), vjp = jax.vjp(ops.batch_norm, x, one, one)
+    assert y.dtype == mean.dtype == var.dtype == jnp.bfloat16
+    assert float(mean[0]) == 1.0 and float(var[0]) == 0.0
+    ct_x, ct_scale, ct_bias = vjp((jnp.ones_like(x), jnp.zeros_like(one), jnp.zeros_like(one)))
+    assert float(ct_bias[0]) == 4096.0
+    assert float(ct_scale[0]) == 0.0 and float(jnp.max(jnp.abs(ct_x))) == 0.0
+
+
+def test_batch_norm_under_jit_and_grad_of_y_only():
+    x, scale, bias = _bn_inputs(shape=(5, 3))
+
+    def loss(module, *a):
+        return jnp.sum(jnp.sin(module.batch_norm(*a, eps=1e-2)[0]))
+
+    got = jax.jit(jax.grad(lambda *a: loss(ops, *a), argnums=(0, 1, 2)))(x, scale, bias)
+    want = jax.grad(lambda *a: loss(reference, *a), argnums=(0, 1, 2))(x, scale, bias)
+    _assert_close(got, want)
+
+
+def test_layer_norm_rows_are_normalised_and_affine():
+    x, _, _ = _bn_inputs(shape=(3, 4, 6))
+    scale, bias = jnp.full((6,), 2.0), jnp.full((6,), -1.0)
+    y = ops.layer_norm(x, scale, bias, eps=1e-12)
+    x_hat = (np.asarray(y) + 1.0) / 2.0
+    np.testing.assert_allclose(x_hat.mean(-1), 0.0, atol=1e-12)
+    np.testing.assert_allclose(x_hat.var(-1), 1.0, rtol=1e-10)
+
+
+def test_layer_norm_matches_reference_vjp_rank4():
+    x, scale, bias = _bn_inputs(shape=(2, 3, 2, 5))
+    ct = jnp.asarray(np.random.default_rng(3).standard_normal(x.shape))
+    got, want = _vjps("layer_norm", (x, scale, bias), ct, eps=1e-3)
+    _assert_close(got, want)
+
+
+def test_layer_norm_single_feature_gives_bias_and_zero_x_gradient():
+    x = jnp.array([[3.0], [-1.0]])
+    scale, bias = jnp.array([2.0]), jnp.array([0.5])
+    y, vjp = jax.vjp(ops.layer_norm, x, scale, bias)
+    assert y.tolist() == [[0.5], [0.5]]
+    ct_x, ct_scale, ct_bias = vjp(jnp.array([[1.0], [2.0]]))
+    assert ct_x.tolist() == [[0.0], [0.0]] and ct_scale.tolist() == [0.0]
+    assert ct_bias.tolist() == [3.0]
+
+
+_X, _C = jnp.ones((4, 3)), jnp.ones(3)
+
+
+@pytest.mark.parametrize(
+    ("op", "args", "kwargs", "error", "match"),
+    [
+        ("batch_norm", (jnp.ones(3), _C, _C), {}, ValueError,
+         r"batch_norm: `x` must have rank >= 2 \(N, ..., C\), got shape \(3,\)"),
+        ("batch_norm", (_X, jnp.ones(4), _C), {}, ValueError,
+         r"batch_norm: `scale` must have shape \(3,\) to match x's last axis, got \(4,\)"),
+        ("batch_norm", (_X, _C, jnp.ones((1, 3))), {}, ValueError,
+         r"batch_norm: `bias` must have shape \(3,\)"),
+        ("batch_norm", (_X, _C, _C), {"eps": 0.0}, ValueError, r"batch_norm: `eps` must be > 0"),
+        ("batch_norm", (_X, _C, _C), {"eps": None}, TypeError,
+         r"batch_norm: `eps` must be a float"),
+        ("batch_norm", (_X, _C.astype(jnp.float32), _C), {}, TypeError,
+         r"batch_norm: arrays must share one dtype"),
+        ("batch_norm", (_X.astype(jnp.int32), _C, _C), {}, TypeError,
+         r"batch_norm: `x` must be a floating-point array"),
+        ("layer_norm", (jnp.float64(1.0), _C, _C), {}, ValueError,
+         r"layer_norm: `x` must have rank >= 1"),
+        ("layer_norm", (_X, jnp.ones(2), _C), {}, ValueError,
+         r"layer_norm: `scale` must have shape \(3,\)"),
+        ("layer_norm", (_X, _C, _C), {"eps": -1e-5}, ValueError, r"layer_norm: `eps` must be > 0"),
+    ],
+)  # fmt: skip
+def test_validation_messages(op, args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        getattr(ops, op)(*args, **kwargs)
