@@ -13,7 +13,7 @@ checked exactly like the file.
 >>> from_dict({"name": "demo", "train": {"epoch": 3}}, source="<demo>")
 Traceback (most recent call last):
 ...
-cnnjax.config.ConfigError: <demo>: unknown key `train.epoch`
+cnnjax.config.ConfigError: <demo>: `train.epoch`: unknown key
 """
 
 from __future__ import annotations
