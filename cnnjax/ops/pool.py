@@ -148,7 +148,7 @@ def max_pool2d(
     (1, 2, 2, 1)
     """
     g = _geometry("max_pool2d", x, window, stride, padding)
-    return _max_pool2d(jnp.asarray(x), g)
+    return _max_pool2d_jit(jnp.asarray(x), g)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
@@ -207,6 +207,9 @@ def _max_pool2d_bwd(g: _Geom, res: _MaxPoolRes, ct_y):
 
 
 _max_pool2d.defvjp(_max_pool2d_fwd, _max_pool2d_bwd)
+# One compiled program per geometry: eagerly, the KH*KW-offset loops would otherwise dispatch
+# (and compile) every slice separately. Inside an outer jit this is inlined.
+_max_pool2d_jit = jax.jit(_max_pool2d, static_argnums=1)
 
 
 # --------------------------------------------------------------------------------- avg_pool2d
@@ -255,7 +258,7 @@ def avg_pool2d(
         raise TypeError(
             f"avg_pool2d: `count_include_pad` must be a bool, got {count_include_pad!r}"
         )
-    return _avg_pool2d(jnp.asarray(x), g, bool(count_include_pad))
+    return _avg_pool2d_jit(jnp.asarray(x), g, bool(count_include_pad))
 
 
 def _inverse_count(g: _Geom, count_include_pad: bool, dtype: Any) -> Any:
@@ -314,6 +317,7 @@ def _avg_pool2d_bwd(g: _Geom, count_include_pad: bool, res: None, ct_y):
 
 
 _avg_pool2d.defvjp(_avg_pool2d_fwd, _avg_pool2d_bwd)
+_avg_pool2d_jit = jax.jit(_avg_pool2d, static_argnums=(1, 2))
 
 
 # -------------------------------------------------------------------------- global_avg_pool2d

@@ -1,0 +1,236 @@
+"""Pooling beyond the grid: the max-pool tie convention, residuals, PyTorch's
+``count_include_pad=False``, bfloat16 accumulation, random configurations and validation."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cnnjax import ops, reference
+from cnnjax.ops import pool
+from cnnjax.ops._util import padding_2d
+
+
+def _vjp(fn, x, ct):
+    y, vjp = jax.vjp(fn, x)
+    return y, vjp(ct)[0]
+
+
+def _nhwc(rows):
+    """A (1, H, W, 1) float64 array from nested lists."""
+    return jnp.asarray(rows, jnp.float64)[None, :, :, None]
+
+
+# ------------------------------------------------------------------- max-pool tie convention
+
+TIES = {
+    # every window constant: the gradient goes to each window's top-left cell
+    "constant": (np.ones((4, 4)), dict(window=2)),
+    # one window with two equal maxima (offsets 1 and 2): offset 1 wins
+    "two-maxima": ([[1.0, 3.0], [3.0, 2.0]], dict(window=2)),
+    # overlapping 3x3 windows sharing maxima, with ties inside windows
+    "overlap-shared": (
+        [[0.0, 1.0, 5.0, 5.0], [2.0, 5.0, 5.0, 1.0], [5.0, 0.0, 3.0, 5.0], [1.0, 5.0, 2.0, 0.0]],
+        dict(window=3, stride=1),
+    ),
+    # constant input under SAME padding: padded cells are -inf and never take the gradient
+    "constant-same": (np.full((5, 5), 2.0), dict(window=3, stride=2, padding="SAME")),
+    # constant input, overlapping windows with explicit asymmetric padding
+    "constant-asym": (np.zeros((4, 5)), dict(window=(2, 3), stride=1, padding=((1, 0), (0, 2)))),
+}
+
+
+@pytest.mark.parametrize("name", list(TIES))
+def test_max_pool_ties_match_reference_autodiff_exactly(name):
+    rows, kwargs = TIES[name]
+    x = _nhwc(rows)
+    ct = jnp.ones(reference.max_pool2d(x, **kwargs).shape)
+    y, grad = _vjp(lambda x: ops.max_pool2d(x, **kwargs), x, ct)
+    y_ref, grad_ref = _vjp(lambda x: reference.max_pool2d(x, **kwargs), x, ct)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(grad, grad_ref)
+    assert float(jnp.sum(grad)) == y.size  # every window routed its cotangent exactly once
+
+
+def test_max_pool_tie_goes_to_the_first_maximum_in_row_major_order():
+    x = _nhwc([[1.0, 3.0, 4.0, 4.0], [3.0, 2.0, 4.0, 4.0]])
+    _, grad = _vjp(lambda x: ops.max_pool2d(x, 2), x, _nhwc([[10.0, 20.0]]))
+    assert grad[0, :, :, 0].tolist() == [[0.0, 10.0, 20.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
+
+
+def test_overlapping_windows_accumulate_on_a_shared_maximum():
+    x = _nhwc([[0.0, 1.0, 0.0], [1.0, 9.0, 1.0], [0.0, 1.0, 0.0]])
+    ct = _nhwc([[1.0, 2.0], [3.0, 4.0]])
+    _, grad = _vjp(lambda x: ops.max_pool2d(x, 2, stride=1), x, ct)
+    assert grad[0, :, :, 0].tolist() == [[0.0, 0.0, 0.0], [0.0, 10.0, 0.0], [0.0, 0.0, 0.0]]
+
+
+# ------------------------------------------------------------------------------- residuals
+
+
+def test_max_pool_residual_is_an_int8_argmax_of_output_shape():
+    x = jnp.ones((2, 6, 6, 3))
+    y, vjp = jax.vjp(lambda x: ops.max_pool2d(x, 3, stride=1, padding=1), x)
+    leaves = jax.tree.leaves(vjp)
+    assert [(leaf.dtype, leaf.shape) for leaf in leaves] == [(jnp.dtype(jnp.int8), y.shape)]
+
+
+def test_max_pool_index_dtype_widens_for_large_windows():
+    x = jnp.ones((1, 12, 12, 1))
+    for window, dtype in (((11, 11), jnp.int8), (12, jnp.int16)):
+        g = pool._geometry("max_pool2d", x, window, None, "VALID")
+        y, res = jax.eval_shape(functools.partial(pool._max_pool2d_fwd, g=g), x)
+        assert (res.argmax.dtype, res.argmax.shape) == (jnp.dtype(dtype), y.shape)
+
+
+@pytest.mark.parametrize("fn", [lambda x: ops.avg_pool2d(x, 2), ops.global_avg_pool2d])
+def test_average_pools_keep_no_residuals(fn):
+    _, vjp = jax.vjp(fn, jnp.ones((2, 4, 4, 3)))
+    assert jax.tree.leaves(vjp) == []
+
+
+# ---------------------------------------------------------------- count_include_pad=False
+
+
+def test_count_include_pad_false_by_hand():
+    """3x3 input 1..9, window 2, stride 2, padding 1: windows hold 1, 2, 2 and 4 real cells."""
+    x = _nhwc(np.arange(1.0, 10.0).reshape(3, 3))
+    for module in (ops, reference):
+        y, grad = _vjp(
+            lambda x, m=module: m.avg_pool2d(x, 2, stride=2, padding=1, count_include_pad=False),
+            x,
+            _nhwc(np.ones((2, 2))),
+        )
+        assert y[0, :, :, 0].tolist() == [[1.0, 2.5], [5.5, 7.0]]
+        assert grad[0, :, :, 0].tolist() == [[1.0, 0.5, 0.5], [0.5, 0.25, 0.25], [0.5, 0.25, 0.25]]
+        y_incl = module.avg_pool2d(x, 2, stride=2, padding=1)
+        assert y_incl[0, :, :, 0].tolist() == [[0.25, 1.25], [2.75, 7.0]]
+
+
+def _torch_avg_pool2d(x, window, stride, pads, count_include_pad):
+    """PyTorch's ``avg_pool2d`` loop (ceil_mode=False), transcribed with per-side padding."""
+    n, h, w, c = x.shape
+    (kh, kw), (sh, sw), ((pt, pb), (pl, pr)) = window, stride, pads
+    ho, wo = (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1
+    out = np.zeros((n, ho, wo, c))
+    for i in range(ho):
+        for j in range(wo):
+            h0, w0 = i * sh - pt, j * sw - pl
+            h1, w1 = min(h0 + kh, h + pb), min(w0 + kw, w + pr)
+            pool_size = (h1 - h0) * (w1 - w0)
+            h0, w0, h1, w1 = max(h0, 0), max(w0, 0), min(h1, h), min(w1, w)
+            divisor = pool_size if count_include_pad else (h1 - h0) * (w1 - w0)
+            out[:, i, j, :] = x[:, h0:h1, w0:w1, :].sum(axis=(1, 2)) / divisor
+    return out
+
+
+# ----------------------------------------------------------------------- random configurations
+
+
+@st.composite
+def _pool_configs(draw):
+    h, w = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    window = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    pads = tuple((draw(st.integers(0, k - 1)), draw(st.integers(0, k - 1))) for k in window)
+    form = draw(st.sampled_from(["explicit", "VALID", "SAME"]))
+    if form != "explicit":
+        pads = padding_2d(form, "test", in_hw=(h, w), window_hw=window, stride=stride)
+    # grow the input until the window fits the padded input
+    h, w = max(h, window[0] - sum(pads[0])), max(w, window[1] - sum(pads[1]))
+    padding = pads if form == "explicit" else form
+    shape = (draw(st.integers(1, 2)), h, w, draw(st.integers(1, 2)))
+    return shape, dict(window=window, stride=stride, padding=padding), pads
+
+
+@settings(deadline=None, max_examples=25)
+@given(config=_pool_configs(), seed=st.integers(0, 2**31 - 1), include=st.booleans())
+def test_random_configs_match_reference_and_pytorch_semantics(config, seed, include):
+    shape, kwargs, pads = config
+    rng = np.random.default_rng(seed)
+    # small integers: max-pool windows are full of ties, so the convention is exercised too
+    x = jnp.asarray(rng.integers(0, 3, shape), jnp.float64)
+    ct = jnp.ones(reference.max_pool2d(x, **kwargs).shape)
+    y, grad = _vjp(lambda x: ops.max_pool2d(x, **kwargs), x, ct)
+    y_ref, grad_ref = _vjp(lambda x: reference.max_pool2d(x, **kwargs), x, ct)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(grad, grad_ref)
+
+    avg = dict(kwargs, count_include_pad=include)
+    x = jnp.asarray(rng.standard_normal(shape))
+    y = ops.avg_pool2d(x, **avg)
+    ct = jnp.asarray(rng.standard_normal(y.shape))
+    y, grad = _vjp(lambda x: ops.avg_pool2d(x, **avg), x, ct)
+    y_ref, grad_ref = _vjp(lambda x: reference.avg_pool2d(x, **avg), x, ct)
+    torch_y = _torch_avg_pool2d(np.asarray(x), kwargs["window"], kwargs["stride"], pads, include)
+    np.testing.assert_allclose(y, torch_y, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(grad, grad_ref, rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------- dtypes
+
+
+def test_bfloat16_average_accumulates_in_float32():
+    """256 + 1 rounds back to 256 in bfloat16: a bfloat16 sum of [256, 1 x 15] would give 16."""
+    x = jnp.asarray(np.r_[256.0, np.ones(15)].reshape(1, 4, 4, 1), jnp.bfloat16)
+    want = float(jnp.asarray(271.0 / 16, jnp.bfloat16))
+    for y in (ops.avg_pool2d(x, 4), ops.global_avg_pool2d(x)):
+        assert y.dtype == jnp.bfloat16
+        assert float(y.reshape(())) == want != 16.0
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+@pytest.mark.parametrize("op", ["max_pool2d", "avg_pool2d"])
+def test_output_and_gradient_keep_the_input_dtype(op, dtype):
+    x = jnp.asarray(np.arange(16.0).reshape(1, 4, 4, 1), dtype)
+    y, grad = _vjp(lambda x: getattr(ops, op)(x, 2), x, jnp.ones((1, 2, 2, 1), dtype))
+    assert y.dtype == grad.dtype == dtype
+
+
+# ------------------------------------------------------------------------------ validation
+
+X = jnp.zeros((1, 4, 4, 2))
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: ops.max_pool2d(jnp.zeros((4, 4, 2)), 2), ValueError,
+         r"max_pool2d: `x` must have rank 4 \(N, H, W, C\), got shape \(4, 4, 2\)"),
+        (lambda: ops.avg_pool2d(X, 0), ValueError, r"avg_pool2d: `window` must be >= 1"),
+        (lambda: ops.max_pool2d(X, 2, stride=(1, -1)), ValueError,
+         r"max_pool2d: `stride` must be >= 1"),
+        (lambda: ops.max_pool2d(X, 2.0), TypeError, r"max_pool2d: `window` must be an int"),
+        (lambda: ops.avg_pool2d(X, 2, padding="FULL"), ValueError,
+         r"avg_pool2d: unknown `padding` 'FULL'"),
+        (lambda: ops.max_pool2d(X, 2, padding=-1), ValueError,
+         r"max_pool2d: `padding` must be non-negative"),
+        (lambda: ops.max_pool2d(X, (5, 2)), ValueError,
+         r"max_pool2d: window \(5, 2\) is larger than the padded input \(H: 4"),
+        (lambda: ops.max_pool2d(X, 2, padding=((0, 0), (2, 0))), ValueError,
+         r"max_pool2d: `padding` must be smaller than `window`.*\(2, 0\) for window 2 along W"),
+        (lambda: ops.max_pool2d(jnp.zeros((1, 4, 4, 2), jnp.int32), 2), TypeError,
+         r"max_pool2d: `x` must be a floating-point array, got dtype int32"),
+        (lambda: ops.avg_pool2d(X, 2, count_include_pad=1), TypeError,
+         r"avg_pool2d: `count_include_pad` must be a bool, got 1"),
+        (lambda: ops.global_avg_pool2d(jnp.zeros((2, 3))), ValueError,
+         r"global_avg_pool2d: `x` must have rank 4 \(N, H, W, C\), got shape \(2, 3\)"),
+        (lambda: ops.global_avg_pool2d(jnp.zeros((1, 2, 2, 1), jnp.int8)), TypeError,
+         r"global_avg_pool2d: `x` must be a floating-point array, got dtype int8"),
+    ],
+)  # fmt: skip
+def test_validation_messages(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_validation_works_under_jit():
+    with pytest.raises(ValueError, match=r"max_pool2d: window \(5, 5\) is larger"):
+        jax.jit(lambda x: ops.max_pool2d(x, 5))(X)
