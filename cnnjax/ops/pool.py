@@ -138,7 +138,7 @@ def max_pool2d(
 
     Residuals: the argmax of each window (row-major offset ``kh * KW + kw`` of its *first*
     maximum), shape ``(N, H_out, W_out, C)``, int8 when ``KH * KW <= 127`` (else int16/int32).
-    The gradient goes to that first maximum, as ``jax.grad`` of ``lax.reduce_window`` does.
+    The gradient goes to that first maximum, as autodiff of ``lax.reduce_window`` does.
 
     >>> import jax.numpy as jnp
     >>> x = jnp.arange(16.0).reshape(1, 4, 4, 1)
@@ -194,7 +194,7 @@ def _max_pool2d_bwd(g: _Geom, res: _MaxPoolRes, ct_y):
 
     with :math:`\tilde x` the ``-inf``-padded ``x``, :math:`\bar y` bound to ``ct_y``,
     :math:`k = k_h K_W + k_w` a window offset and :math:`a` to ``res.argmax`` (the first
-    maximum in row-major window order: the kink convention of ``jax.grad`` of
+    maximum in row-major window order: the kink convention of JAX autodiff of
     ``lax.reduce_window``, pinned by a test). Overlapping windows add up. The code masks
     ``ct_y`` once per offset, ``where(argmax == k, ct_y, 0)``, scatters each mask back with the
     transpose of the forward's strided slice (a strided pad) and crops the padding. Linear
