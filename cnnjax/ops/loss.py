@@ -114,8 +114,8 @@ def softmax_cross_entropy(
         values, so their range is not checked: an out-of-range label (negative or ``>= K``)
         gets an all-zero one-hot, so its loss is only the smoothing term
         :math:`-\\frac{\\varepsilon}{K}\\sum_k \\log p_k` (``0`` when ``label_smoothing=0``).
-        Labels are never differentiated: their cotangent is ``None`` (``jax.grad`` wrt them
-        raises, ``allow_int=True`` gives ``float0`` zeros).
+        Labels are never differentiated: their cotangent is ``None`` (taking a gradient wrt
+        them raises a TypeError; with ``allow_int=True`` it is ``float0`` zeros).
       label_smoothing: static float in ``[0, 1]``.
 
     Returns:
