@@ -1,0 +1,149 @@
+"""The audit of the case grid: ``check_vjp`` on ``cnnjax.ops`` vs ``cnnjax.reference`` per case.
+
+This is the library half of ``cnnjax audit`` (the command only parses and prints), so a
+notebook can run ``audit_grid(select_cases(["relu"], quick=True))`` too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TextIO
+
+from cnnjax.audit.check import check_vjp
+from cnnjax.audit.edge import edge_inputs
+from cnnjax.audit.report import AuditResult, CheckResult
+
+LOW_PRECISION = ("float32", "bfloat16")
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseResult:
+    """One audited grid case (or model): its op name and every check."""
+
+    op: str
+    result: AuditResult
+
+    @property
+    def name(self) -> str:
+        return self.result.name
+
+
+def dtypes_for(choice: str) -> tuple[str, ...]:
+    """``--dtype``: which low-precision dtypes check 6 covers (float64 checks always run)."""
+    return {"float64": (), "all": LOW_PRECISION}.get(choice, (choice,))
+
+
+def select_cases(ops: Sequence[str] | None = None, *, quick: bool = False) -> list[Any]:
+    """The grid's cases (``QUICK_CASES`` when ``quick``) for the named ops, in grid order.
+
+    Raises:
+      ValueError: naming any op that has no case in the grid.
+    """
+    from cnnjax.audit.cases import ALL_CASES, QUICK_CASES
+
+    pool = QUICK_CASES if quick else ALL_CASES
+    known = sorted({c.op for c in ALL_CASES})
+    unknown = sorted(set(ops or ()) - set(known))
+    if unknown:
+        raise ValueError(f"cnnjax audit: no cases for op(s) {unknown}; known ops: {known}")
+    return [c for c in pool if not ops or c.op in ops]
+
+
+def audit_case(case, *, dtypes=LOW_PRECISION, quick: bool = False, seed: int = 0) -> CaseResult:
+    """``check_vjp`` of ``case.bind(cnnjax.ops)`` against ``case.bind(cnnjax.reference)``.
+
+    The full Jacobian is built for every case small enough, or with ``quick`` only for cases
+    marked ``fd``; the directional finite-difference test always runs.
+    """
+    from cnnjax import ops, reference
+
+    result = check_vjp(
+        case.bind(ops),
+        case.bind(reference),
+        *case.args(seed),
+        argnums=case.argnums,
+        tol=dict(case.tol),
+        dtypes=dtypes,
+        second_order=case.second_order,
+        full_jacobian_max=0 if quick and not case.fd else 256,
+        edge_inputs=edge_inputs(case, seed),
+        seed=seed,
+        name=case.name,
+    )
+    return CaseResult(case.op, result)
+
+
+def audit_grid(
+    cases: Iterable[Any],
+    *,
+    dtypes: Sequence[str] = LOW_PRECISION,
+    quick: bool = False,
+    seed: int = 0,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> list[CaseResult]:
+    """Audit each case in turn; ``progress(done, total, name)`` is called before each."""
+    cases = list(cases)
+    results = []
+    for k, case in enumerate(cases):
+        if progress:
+            progress(k, len(cases), case.name)
+        results.append(audit_case(case, dtypes=tuple(dtypes), quick=quick, seed=seed))
+    if progress:
+        progress(len(cases), len(cases), "done")
+    return results
+
+
+class ProgressBar:
+    """``[#####.....] 12/50 case-name`` redrawn in place on ``stream``; silent when disabled."""
+
+    def __init__(self, stream: TextIO = sys.stderr, enabled: bool | None = None, width: int = 30):
+        self.stream, self.width = stream, width
+        self.enabled = stream.isatty() if enabled is None else enabled
+        self.start = time.monotonic()
+
+    def __call__(self, done: int, total: int, name: str) -> None:
+        if not self.enabled:
+            return
+        filled = self.width * done // max(total, 1)
+        bar = "#" * filled + "." * (self.width - filled)
+        elapsed = time.monotonic() - self.start
+        line = f"\r[{bar}] {done}/{total} {elapsed:5.0f}s {name}"[:120]
+        self.stream.write(line.ljust(121) + ("\n" if done == total else ""))
+        self.stream.flush()
+
+
+def all_checks(results: Iterable[CaseResult]) -> list[CheckResult]:
+    return [c for r in results for c in r.result.checks]
+
+
+def summary_rows(results: Iterable[CaseResult], *, verbose: bool = False) -> list[list[str]]:
+    """Table rows: every check with ``verbose``, else per (case, check, dtype) the worst one."""
+    rows = []
+    for r in results:
+        if verbose:
+            rows += r.result.rows(op=r.op)
+            continue
+        groups: dict[tuple[str, str], list[CheckResult]] = {}
+        for c in r.result.checks:
+            groups.setdefault((c.check, c.dtype), []).append(c)
+        for members in groups.values():
+            worst = max(members, key=lambda c: (not c.passed, c.rel_err))
+            rows.append(AuditResult(r.name, (worst,)).rows(op=r.op)[0])
+    return rows
+
+
+def to_json(results: Iterable[CaseResult], **summary: Any) -> dict[str, Any]:
+    results = list(results)
+    checks = all_checks(results)
+    return {
+        "summary": {
+            "passed": sum(c.passed for c in checks),
+            "total": len(checks),
+            "all_passed": all(c.passed for c in checks),
+            **summary,
+        },
+        "cases": [{"op": r.op, **r.result.to_dict()} for r in results],
+    }
