@@ -6,9 +6,9 @@
 [0.0, 3.0]
 """
 
-from cnnjax import ops, reference
+from cnnjax import nn, ops, reference
 from cnnjax.ops import *  # noqa: F403
 from cnnjax.ops import __all__ as _ops_all
 
 __version__ = "0.1.0"
-__all__ = ["ops", "reference", *_ops_all]
+__all__ = ["nn", "ops", "reference", *_ops_all]

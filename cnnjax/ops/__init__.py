@@ -19,4 +19,10 @@ OPS = (
     "log_softmax", "softmax_cross_entropy", "batch_norm", "layer_norm", "dropout", "flatten",
 )  # fmt: skip
 
-__all__ = [*OPS, "OPS", "conv2d_grad_input", "conv2d_grad_weight"]
+__all__ = [
+    "OPS", "avg_pool2d", "batch_norm", "conv2d", "conv2d_grad_input", "conv2d_grad_weight",
+    "dense", "dropout", "elu", "flatten", "gelu", "global_avg_pool2d", "layer_norm",
+    "leaky_relu", "log_softmax", "max_pool2d", "relu", "sigmoid", "softmax_cross_entropy",
+    "softplus", "tanh",
+]  # fmt: skip
+assert sorted(set(__all__) - {"OPS", "conv2d_grad_input", "conv2d_grad_weight"}) == sorted(OPS)
