@@ -6,7 +6,9 @@ notebook can run ``audit_grid(select_cases(["relu"], quick=True))`` too.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import multiprocessing
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -83,17 +85,41 @@ def audit_grid(
     quick: bool = False,
     seed: int = 0,
     progress: Callable[[int, int, str], None] | None = None,
+    jobs: int = 1,
 ) -> list[CaseResult]:
-    """Audit each case in turn; ``progress(done, total, name)`` is called before each."""
+    """Audit each case, in ``jobs`` worker processes when there are enough cases to pay for
+    their start-up (compilation dominates, so the cases parallelise well); results come back
+    in grid order. ``progress(done, total, name)`` is called as cases start or finish."""
     cases = list(cases)
-    results = []
-    for k, case in enumerate(cases):
-        if progress:
+    progress = progress or (lambda done, total, name: None)
+    work = (tuple(dtypes), quick, seed)
+    if jobs <= 1 or len(cases) < MIN_CASES_PER_JOB * 2:
+        results = []
+        for k, case in enumerate(cases):
             progress(k, len(cases), case.name)
-        results.append(audit_case(case, dtypes=tuple(dtypes), quick=quick, seed=seed))
-    if progress:
-        progress(len(cases), len(cases), "done")
+            results.append(audit_case(case, dtypes=work[0], quick=quick, seed=seed))
+    else:
+        results = [None] * len(cases)
+        context = multiprocessing.get_context("spawn")  # never fork a process running JAX
+        workers = min(jobs, len(cases) // MIN_CASES_PER_JOB)
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = {pool.submit(_audit_by_name, c.name, *work): k for k, c in enumerate(cases)}
+            for done, future in enumerate(concurrent.futures.as_completed(futures)):
+                k = futures[future]
+                results[k] = future.result()
+                progress(done + 1, len(cases), cases[k].name)
+    progress(len(cases), len(cases), "done")
     return results
+
+
+MIN_CASES_PER_JOB = 4
+
+
+def _audit_by_name(name: str, dtypes, quick: bool, seed: int) -> CaseResult:
+    """Worker entry point: grid cases hold lambdas, so they travel by name."""
+    from cnnjax.audit.cases import CASES_BY_NAME
+
+    return audit_case(CASES_BY_NAME[name], dtypes=dtypes, quick=quick, seed=seed)
 
 
 class ProgressBar:

@@ -59,6 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument("--seed", type=int, default=0, help="seed of inputs and probes")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        metavar="N",
+        help="worker processes for the grid (default: min(2, CPUs))",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,7 +94,12 @@ def _run(args: argparse.Namespace) -> int:
             cases = grid.select_cases(args.op, quick=args.quick)
             dtypes = grid.dtypes_for(args.dtype)
             results = grid.audit_grid(
-                cases, dtypes=dtypes, quick=args.quick, seed=args.seed, progress=progress
+                cases,
+                dtypes=dtypes,
+                quick=args.quick,
+                seed=args.seed,
+                progress=progress,
+                jobs=args.jobs,
             )
     except ValueError as e:
         print(e, file=sys.stderr)
@@ -98,7 +110,9 @@ def _run(args: argparse.Namespace) -> int:
     passed = sum(c.passed for c in checks)
     if args.json:
         summary = {"dtype": args.dtype, "quick": args.quick, "seed": args.seed}
-        args.json.write_text(json.dumps(grid.to_json(results, **summary), indent=1) + "\n")
+        args.json.write_text(
+            json.dumps(grid.to_json(results, **summary), indent=1, default=_plain) + "\n"
+        )
     if args.markdown:
         args.markdown.write_text(format_markdown(rows, HEADER))
     print(f"audit: {passed}/{len(checks)} checks pass")
@@ -114,3 +128,8 @@ def _audit_models(args: argparse.Namespace, progress) -> list:
         results.append(audit_model(name, seed=args.seed, quick=args.quick))
     progress(len(args.model), len(args.model), "done")
     return results
+
+
+def _plain(value):
+    """NumPy scalars in the report as plain Python numbers."""
+    return value.item() if hasattr(value, "item") else str(value)

@@ -1,0 +1,95 @@
+"""``cnnjax audit``: the table, the last line, the exit status and the reports."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+import cnnjax.ops
+from cnnjax.cli import main
+
+LAST_LINE = re.compile(r"^audit: (\d+)/(\d+) checks pass$")
+
+
+def _last_line(text: str) -> tuple[int, int]:
+    match = LAST_LINE.match(text.strip().splitlines()[-1])
+    assert match, text[-500:]
+    return int(match.group(1)), int(match.group(2))
+
+
+def test_quick_relu_passes_and_writes_reports(tmp_path, capsys):
+    report, table = tmp_path / "audit.json", tmp_path / "audit.md"
+    argv = ["audit", "--quick", "--op", "relu", "--no-progress", "--dtype", "float32",
+            "--json", str(report), "--markdown", str(table)]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    passed, total = _last_line(out)
+    assert passed == total > 0
+    assert re.search(r"^relu\s+relu-nhwc-2x5x3x4\s+fd_jacobian\s", out, re.M)
+    assert "bfloat16" not in out  # --dtype float32 leaves bfloat16 out
+    data = json.loads(report.read_text())
+    assert data["summary"] == {"passed": passed, "total": total, "all_passed": True,
+                               "dtype": "float32", "quick": True, "seed": 0}  # fmt: skip
+    checks = [c for case in data["cases"] for c in case["checks"]]
+    assert len(checks) == total and {case["op"] for case in data["cases"]} == {"relu"}
+    assert table.read_text().startswith("| op | case | check | arg | dtype |")
+
+
+@jax.custom_vjp
+def _bad_relu(x):
+    return jnp.maximum(x, jnp.zeros((), x.dtype))
+
+
+_bad_relu.defvjp(
+    lambda x: (jnp.maximum(x, jnp.zeros((), x.dtype)), x),
+    lambda x, ct: (1.01 * ct * (x > 0).astype(ct.dtype),),
+)
+
+
+def test_a_wrong_op_fails_the_audit(monkeypatch, capsys):
+    monkeypatch.setattr(cnnjax.ops, "relu", _bad_relu)
+    assert main(["audit", "--quick", "--op", "relu", "--dtype", "float64", "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    passed, total = _last_line(out)
+    assert passed < total
+    assert re.search(r"^relu\s+relu-vector-7\s+vjp\s+x\s+float64\s.*FAIL$", out, re.M)
+
+
+def test_unknown_op_is_an_error_naming_it(capsys):
+    assert main(["audit", "--op", "relux", "--no-progress"]) == 2
+    assert "relux" in capsys.readouterr().err
+
+
+def test_command_line_exit_status_and_last_line():
+    proc = subprocess.run(
+        [sys.executable, "-m", "cnnjax", "audit", "--quick", "--op", "relu", "--dtype", "float64"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    passed, total = _last_line(proc.stdout)
+    assert passed == total > 0
+    assert not re.search(r"\[[#.]{30}\]", proc.stderr)  # no progress bar off a TTY
+
+
+@pytest.mark.parametrize("choice, expected", [("float64", ()), ("bfloat16", ("bfloat16",)),
+                                              ("all", ("float32", "bfloat16"))])  # fmt: skip
+def test_dtype_choice(choice, expected):
+    from cnnjax.audit.grid import dtypes_for
+
+    assert dtypes_for(choice) == expected
+
+
+def test_model_audit_compares_hand_and_autodiff_parameter_gradients():
+    from cnnjax.audit.model import audit_model
+
+    result = audit_model("digits_cnn", quick=True).result
+    assert result.passed, str(result)
+    args = {c.argument for c in result.checks if c.check == "vjp"}
+    assert args and all(a.startswith("params[") for a in args)
+    assert {"forward", "vjp", "fd_directional", "jit", "vmap"} <= {c.check for c in result.checks}
