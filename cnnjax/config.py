@@ -98,6 +98,23 @@ class TrainConfig:
     grad: Literal["hand", "autodiff"] = "hand"
     eval_batch_size: int = 1000
     label_smoothing: float = 0.0
+    # Data parallelism: "all" or a count of (global) devices in the 1-D ``data`` mesh; each
+    # batch is split along its first axis over them (see cnnjax.distributed).
+    devices: int | str = 1
+
+
+@dataclass(frozen=True)
+class DistributedConfig:
+    """``[distributed]``: multi-host settings for ``jax.distributed.initialize``.
+
+    Each unset key falls back to the environment: ``JAX_COORDINATOR_ADDRESS``,
+    ``JAX_NUM_PROCESSES``, ``JAX_PROCESS_ID``. With no coordinator address anywhere the run is
+    single-process.
+    """
+
+    coordinator_address: str | None = None
+    num_processes: int | None = None
+    process_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +136,7 @@ class ExperimentConfig:
     optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(learning_rate=1e-3))
     train: TrainConfig = field(default_factory=TrainConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
     source: str = field(default="<config>", compare=False, repr=False)
 
 
@@ -281,6 +299,14 @@ def _check_values(cfg: ExperimentConfig) -> None:
     need(t.eval_batch_size >= 1, "train.eval_batch_size", f"must be >= 1, got {t.eval_batch_size}")
     ls = t.label_smoothing
     need(0.0 <= ls < 1.0, "train.label_smoothing", f"must be in [0, 1), got {ls}")
+    dev = t.devices
+    ok = dev == "all" or (isinstance(dev, int) and dev >= 1)
+    need(ok, "train.devices", f'must be "all" or an integer >= 1, got {dev!r}')
+    d = cfg.distributed
+    n, pid = d.num_processes, d.process_id
+    need(n is None or n >= 1, "distributed.num_processes", f"must be >= 1, got {n}")
+    bad_pid = pid is not None and (pid < 0 or (n is not None and pid >= n))
+    need(not bad_pid, "distributed.process_id", f"must be in [0, num_processes), got {pid}")
     _check_optimizer(cfg.optimizer, src)
 
 

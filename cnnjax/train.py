@@ -11,6 +11,7 @@ checkpoint ends exactly where the uninterrupted run does.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -24,14 +25,22 @@ import numpy as np
 import optax
 
 from cnnjax import config as cfgmod
+from cnnjax import distributed
 from cnnjax.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from cnnjax.config import ConfigError, ExperimentConfig
+from cnnjax.distributed import Placement, host_batches
 from cnnjax.metrics import ProgressBar, format_epoch, plot_curves, write_metrics, write_text_atomic
 
 CHECKPOINT = "checkpoint.npz"
 OUTPUTS = ("metrics.jsonl", "summary.json", "config.toml", "curves.png", CHECKPOINT)
 # Keys that may change between a run and its ``--resume`` (everything else must match).
-RESUMABLE_CHANGES = ("train.epochs", "train.eval_batch_size", "output.")
+RESUMABLE_CHANGES = (
+    "train.epochs",
+    "train.eval_batch_size",
+    "train.devices",
+    "output.",
+    "distributed.",
+)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -65,6 +74,9 @@ def build_experiment(config: ExperimentConfig) -> Experiment:
         data = load_dataset(config.data.name, **config.data.options)
     except (ValueError, TypeError) as e:
         raise ConfigError(src, "data", str(e)) from None
+    except FileNotFoundError as e:
+        key = _data_file_key(config.data.options, str(e))
+        raise ConfigError(src, key, f"{e} (relative paths start at {Path.cwd()})") from None
     name = config.model.name
     if name not in nn.zoo.MODELS:
         raise ConfigError(
@@ -101,6 +113,15 @@ def build_experiment(config: ExperimentConfig) -> Experiment:
     )  # fmt: skip
 
 
+def _data_file_key(options: Mapping[str, Any], message: str) -> str:
+    """The ``data.options`` key whose file or folder a ``FileNotFoundError`` names."""
+    given = [k for k in ("path", "images", "labels") if k in options]
+    for k in given:
+        if str(Path(options[k])) in message:
+            return f"data.options.{k}"
+    return f"data.options.{given[0]}" if given else "data.options.path"
+
+
 def make_optimizer(config: ExperimentConfig, steps_per_epoch: int) -> optax.GradientTransformation:
     """The optax optimizer of ``[optimizer]``; schedule step counts are resolved here."""
     opt = config.optimizer
@@ -112,16 +133,22 @@ def make_optimizer(config: ExperimentConfig, steps_per_epoch: int) -> optax.Grad
     return getattr(optax, opt.name)(learning_rate=lr, **opt.args)
 
 
-def make_train_step(model, ops, optimizer, *, label_smoothing: float = 0.0) -> Callable:
+def make_train_step(
+    model, ops, optimizer, *, label_smoothing: float = 0.0, placement: Placement | None = None
+) -> Callable:
     """The jitted step ``(params, state, opt_state, images, labels, key) -> (params, state,
-    opt_state, loss, accuracy)``; the loss is the batch mean of ``ops.softmax_cross_entropy``."""
+    opt_state, loss, accuracy)``; the loss is the batch mean of ``ops.softmax_cross_entropy``.
+
+    With a ``placement``, images and labels are sharded over its ``data`` axis and everything
+    else is replicated; the means over the batch (loss, batch-norm statistics) are then
+    global, and XLA inserts the all-reduces.
+    """
 
     def loss_fn(params, state, images, labels, key):
         logits, new_state = model.apply(params, state, images, train=True, key=key, ops=ops)
         losses = ops.softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing)
         return jnp.mean(losses), (new_state, logits)
 
-    @jax.jit
     def train_step(params, state, opt_state, images, labels, key):
         grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
         (loss, (state, logits)), grads = grad_fn(params, state, images, labels, key)
@@ -134,18 +161,27 @@ def make_train_step(model, ops, optimizer, *, label_smoothing: float = 0.0) -> C
         params = optax.apply_updates(params, updates)
         return params, state, opt_state, loss, _accuracy(logits, labels)
 
-    return train_step
+    return _jit(train_step, placement, "rrrbbr", "rrrrr")
+
+
+def _jit(fn: Callable, placement: Placement | None, ins: str, outs: str) -> Callable:
+    """``jax.jit(fn)``, with shardings per argument and output (``b``atch or ``r``eplicated)."""
+    if placement is None:
+        return jax.jit(fn)
+    pick = {"b": placement.batch, "r": placement.replicated}
+    return jax.jit(
+        fn, in_shardings=tuple(pick[c] for c in ins), out_shardings=tuple(pick[c] for c in outs)
+    )
 
 
 def _accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     return jnp.mean(jnp.argmax(logits, axis=-1).astype(labels.dtype) == labels)
 
 
-def make_eval_step(model, ops) -> Callable:
+def make_eval_step(model, ops, placement: Placement | None = None) -> Callable:
     """Jitted ``(params, state, images, labels, mask) -> (sum of losses, number correct)``
     over the examples where ``mask`` is true (the last batch is padded to a fixed shape)."""
 
-    @jax.jit
     def eval_step(params, state, images, labels, mask):
         logits, _ = model.apply(params, state, images, train=False, ops=ops)
         losses = ops.softmax_cross_entropy(logits, labels)
@@ -153,22 +189,25 @@ def make_eval_step(model, ops) -> Callable:
         zero = jnp.zeros((), losses.dtype)
         return jnp.sum(jnp.where(mask, losses, zero)), jnp.sum(correct & mask)
 
-    return eval_step
+    return _jit(eval_step, placement, "rrbbb", "rr")
 
 
 _STEP_CACHE: dict[str, tuple[Callable, Callable]] = {}
 
 
-def compiled_steps(config: ExperimentConfig, exp: Experiment) -> tuple[Callable, Callable]:
+def compiled_steps(
+    config: ExperimentConfig, exp: Experiment, placement: Placement | None = None
+) -> tuple[Callable, Callable]:
     """``(train_step, eval_step)`` for ``config``, reused across runs in one process.
 
     The steps depend only on the model, the op set, the optimizer (with its resolved step
-    counts) and the label smoothing; keying a small cache on exactly these lets a notebook or
-    a test suite that trains the same experiment twice skip the second compilation.
+    counts), the label smoothing and the devices; keying a small cache on exactly these lets a
+    notebook or a test suite that trains the same experiment twice skip the second compilation.
     """
     key = json.dumps(
         [config.model.name, exp.num_classes, config.train.grad, config.train.label_smoothing,
-         cfgmod.to_dict(config.optimizer), exp.steps_per_epoch, config.train.epochs],
+         cfgmod.to_dict(config.optimizer), exp.steps_per_epoch, config.train.epochs,
+         placement and placement.key],
         sort_keys=True,
     )  # fmt: skip
     if key not in _STEP_CACHE:
@@ -176,16 +215,24 @@ def compiled_steps(config: ExperimentConfig, exp: Experiment) -> tuple[Callable,
             _STEP_CACHE.pop(next(iter(_STEP_CACHE)))
         ls = config.train.label_smoothing
         _STEP_CACHE[key] = (
-            make_train_step(exp.model, exp.ops, exp.optimizer, label_smoothing=ls),
-            make_eval_step(exp.model, exp.ops),
+            make_train_step(
+                exp.model, exp.ops, exp.optimizer, label_smoothing=ls, placement=placement
+            ),
+            make_eval_step(exp.model, exp.ops, placement),
         )
     return _STEP_CACHE[key]
 
 
-def evaluate(eval_step, params, state, images, labels, batch_size: int) -> tuple[float, float]:
-    """Mean loss and accuracy over ``images`` in batches of a fixed size (padded)."""
+def evaluate(
+    eval_step, params, state, images, labels, batch_size: int, placement: Placement | None = None
+) -> tuple[float, float]:
+    """Mean loss and accuracy over ``images`` in batches of a fixed size (padded; with a
+    ``placement``, rounded up to a multiple of its devices and sharded over them)."""
     n = images.shape[0]
     batch_size = min(batch_size, n)
+    put = (lambda a: a) if placement is None else placement.shard
+    if placement is not None:
+        batch_size = -(-batch_size // placement.num_devices) * placement.num_devices
     total_loss, total_correct = 0.0, 0
     for start in range(0, n, batch_size):
         x, y = images[start : start + batch_size], labels[start : start + batch_size]
@@ -195,7 +242,7 @@ def evaluate(eval_step, params, state, images, labels, batch_size: int) -> tuple
             mask[x.shape[0] :] = False
             x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
             y = np.concatenate([y, np.zeros(pad, y.dtype)])
-        loss, correct = eval_step(params, state, x, y, mask)
+        loss, correct = eval_step(params, state, put(x), put(y), put(mask))
         total_loss += float(loss)
         total_correct += int(correct)
     return total_loss / n, total_correct / n
@@ -223,28 +270,27 @@ def _check_finite(losses: list, checked: int, epoch: int, steps_per_epoch: int, 
     return len(losses)
 
 
-def train_epoch(exp: Experiment, config, carry, epoch: int, *, train_step, put=jax.device_put):
+def train_epoch(exp: Experiment, config, carry, epoch: int, *, train_step, placement: Placement):
     """One epoch; returns the new ``(params, state, opt_state)`` and the epoch's metrics.
 
-    ``put`` places each batch (``jax.device_put`` here; a sharded run passes its own).
+    Each process reads only its rows of every global batch (``host_batches``); they are
+    assembled into one batch sharded over ``placement``'s devices.
 
     Raises:
         NonFiniteLossError: at the first step whose loss is NaN or Inf.
     """
-    from cnnjax.data import epoch_batches
-
     params, state, opt_state = carry
     t = config.train
     bar = ProgressBar(exp.steps_per_epoch, f"epoch {epoch}/{t.epochs}")
     losses, accs, checked, images = [], [], 0, 0
     start = time.perf_counter()
-    batches = epoch_batches(
-        exp.data.train_images, exp.data.train_labels, t.batch_size,
+    batches = host_batches(
+        exp.data.train_images, exp.data.train_labels, t.batch_size, placement,
         seed=config.seed, epoch=epoch, augment=config.data.augment,
     )  # fmt: skip
     for step, (x, y) in enumerate(batches):
-        key = step_key(config.seed, epoch, step)
-        x, y = put(x), put(y)
+        key = placement.replicate(step_key(config.seed, epoch, step))
+        x, y = placement.from_local(x, t.batch_size), placement.from_local(y, t.batch_size)
         params, state, opt_state, loss, acc = train_step(params, state, opt_state, x, y, key)
         losses.append(loss)
         accs.append(acc)
@@ -299,38 +345,58 @@ def train_and_evaluate(
         NonFiniteLossError: the loss became NaN/Inf (the last good checkpoint is kept).
     """
     start = time.perf_counter()
+    distributed.initialize(config)  # before anything else touches JAX
+    main = distributed.is_main_process()
+    verbose = verbose and main
     out = Path(workdir or config.output.dir or Path("runs") / config.name)
-    _prepare_workdir(out, resume=resume, overwrite=overwrite)
+    if main:
+        _prepare_workdir(out, resume=resume, overwrite=overwrite)
     exp = build_experiment(config)
-    carry, history = (exp.params, exp.state, exp.opt_state), []
-    ckpt = out / CHECKPOINT
-    if resume and ckpt.exists():
-        carry, history = _restore(ckpt, exp, config)
-    elif resume and verbose:
-        print(f"no checkpoint in {out}, starting from epoch 1", file=sys.stderr)
-    write_text_atomic(out / "config.toml", cfgmod.to_toml(config))
-    train_step, eval_step = compiled_steps(config, exp)
+    placement = distributed.make_placement(config.train.devices, config.source)
+    distributed.check_batch_size(config.train.batch_size, placement, config.source)
+    carry, history = _start(out / CHECKPOINT, exp, config, resume=resume, verbose=verbose)
+    carry = placement.replicate(carry)
+    if main:
+        write_text_atomic(out / "config.toml", cfgmod.to_toml(config))
+    train_step, eval_step = compiled_steps(config, exp, placement)
     previous = sum(r["epoch_seconds"] for r in history)
+    d = exp.data
     for epoch in range(len(history) + 1, config.train.epochs + 1):
         epoch_start = time.perf_counter()
-        carry, record = train_epoch(exp, config, carry, epoch, train_step=train_step)
-        d = exp.data
+        carry, record = train_epoch(
+            exp, config, carry, epoch, train_step=train_step, placement=placement
+        )
         test_loss, test_acc = evaluate(
             eval_step, carry[0], carry[1], d.test_images, d.test_labels,
-            config.train.eval_batch_size,
+            config.train.eval_batch_size, placement,
         )  # fmt: skip
         record = {"epoch": epoch, "epochs": config.train.epochs, **record}
         record.update(test_loss=test_loss, test_accuracy=test_acc)
         record["epoch_seconds"] = time.perf_counter() - epoch_start
         history.append(record)
-        meta = {"epoch": epoch, "history": history, "config": cfgmod.to_dict(config)}
-        save_checkpoint(ckpt, dict(zip(("params", "state", "opt_state"), carry, strict=True)), meta)
-        write_metrics(out / "metrics.jsonl", history)
+        trees = dict(zip(("params", "state", "opt_state"), distributed.to_host(carry), strict=True))
+        if main:
+            meta = {"epoch": epoch, "history": history, "config": cfgmod.to_dict(config),
+                    "normalization": {"mean": list(d.mean), "std": list(d.std)}}  # fmt: skip
+            save_checkpoint(out / CHECKPOINT, trees, meta)
+            write_metrics(out / "metrics.jsonl", history)
         if verbose:
             print(format_epoch(record), flush=True)
         if on_epoch_end is not None:
             on_epoch_end(epoch, record)
-    return _finish(out, config, exp, history, previous + time.perf_counter() - start)
+    return _finish(out, config, exp, history, previous + time.perf_counter() - start, write=main)
+
+
+def _start(ckpt: Path, exp: Experiment, config, *, resume: bool, verbose: bool):
+    """The first ``(params, state, opt_state)`` as numpy trees, and the history so far: from
+    the checkpoint when resuming, read by process 0 and broadcast to the others."""
+    carry, history = distributed.to_host((exp.params, exp.state, exp.opt_state)), []
+    if distributed.is_main_process():
+        if resume and ckpt.exists():
+            carry, history = _restore(ckpt, exp, config)
+        elif resume and verbose:
+            print(f"no checkpoint in {ckpt.parent}, starting from epoch 1", file=sys.stderr)
+    return distributed.broadcast_from_main(carry), distributed.broadcast_json(history)
 
 
 def _prepare_workdir(out: Path, *, resume: bool, overwrite: bool) -> None:
@@ -357,7 +423,7 @@ def _restore(ckpt: Path, exp: Experiment, config: ExperimentConfig):
                 f"{ckpt}: cannot resume, `{key}` was {was.get(key)!r} and is now "
                 f"{now.get(key)!r} (use --out for a new run)"
             )
-    carry = tuple(jax.tree.map(jnp.asarray, trees[k]) for k in templates)
+    carry = tuple(trees[k] for k in templates)
     return carry, list(meta["history"])[: config.train.epochs]
 
 
@@ -371,7 +437,7 @@ def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _finish(out: Path, config, exp: Experiment, history: list, wall: float) -> dict[str, Any]:
+def _finish(out: Path, config, exp, history: list, wall: float, *, write: bool) -> dict[str, Any]:
     last = history[-1]
     train_seconds = sum(r["train_seconds"] for r in history)
     images = sum(r["steps"] for r in history) * config.train.batch_size
@@ -390,6 +456,8 @@ def _finish(out: Path, config, exp: Experiment, history: list, wall: float) -> d
         "workdir": str(out),
         "config": cfgmod.to_dict(config),
     }
+    if not write:  # another process than 0: same summary, nothing written
+        return summary
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     write_metrics(out / "metrics.jsonl", history)
     if config.output.plot:
@@ -398,7 +466,15 @@ def _finish(out: Path, config, exp: Experiment, history: list, wall: float) -> d
 
 
 def evaluate_checkpoint(config: ExperimentConfig, path: str | Path) -> dict[str, float]:
-    """Evaluate a saved checkpoint on ``config``'s test split: ``test_loss``, ``test_accuracy``."""
+    """Evaluate a saved checkpoint on ``config``'s test split: ``test_loss``, ``test_accuracy``.
+
+    The data is normalised with the statistics stored in the checkpoint (``normalize="fixed"``),
+    so a different ``data.options.limit`` does not change them.
+    """
+    _, meta = load_checkpoint(path, {})
+    if "normalization" in meta:
+        options = {**config.data.options, "normalize": "fixed", **meta["normalization"]}
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data, options=options))
     exp = build_experiment(config)
     templates = {"params": exp.params, "state": exp.state}
     trees, meta = load_checkpoint(path, templates)
