@@ -75,7 +75,7 @@ def _setup(name: str, batch: int, optimizer: optax.GradientTransformation):
     model = zoo.get_model(name)
     shape = zoo.INPUT_SHAPES[name]
     k_init, k_x, k_y = jax.random.split(jax.random.key(0), 3)
-    params, state, _ = model.init(k_init, shape)
+    params, state, _ = model.init(k_init, shape, dtype=jnp.float32)
     images = jax.random.normal(k_x, (batch, *shape), jnp.float32)
     labels = jax.random.randint(k_y, (batch,), 0, 10)
     return model, params, state, optimizer.init(params), images, labels

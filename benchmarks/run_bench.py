@@ -1,0 +1,16 @@
+"""Run the full benchmark (``cnnjax bench``) and write ``benchmarks/results/bench.json``.
+
+Usage: ``python benchmarks/run_bench.py [cnnjax bench options]``, e.g. ``--quick`` or
+``--compare-flag``. The fast-convolution flag is applied as the CLI applies it.
+"""
+
+import sys
+from pathlib import Path
+
+from cnnjax.cli import main
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    if "--json" not in args:
+        args += ["--json", str(Path(__file__).parent / "results" / "bench.json")]
+    sys.exit(main(["bench", *args]))
