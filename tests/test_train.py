@@ -268,3 +268,24 @@ def test_hand_and_autodiff_losses_agree_for_20_steps():
     hand, auto = np.array(losses["hand"]), np.array(losses["autodiff"])
     assert hand.shape == (20,) and hand[-5:].mean() < 0.8 * hand[:5].mean()  # it learns
     np.testing.assert_allclose(hand, auto, rtol=1e-4, atol=0)
+
+
+def test_missing_data_folder_names_the_file_and_the_key(tmp_path):
+    missing = tmp_path / "no-mnist"
+    config = load_config(ROOT / "experiments" / "mnist_lenet5.toml",
+                         [f'data.options.path="{missing}"'])  # fmt: skip
+    with pytest.raises(ConfigError, match=r"`data.options.path`: .*no-mnist.* is not a folder"):
+        build_experiment(config)
+
+
+def test_eval_normalises_with_the_statistics_saved_in_the_checkpoint(reference_run):
+    """A different ``data.options.limit`` at eval time must not change the normalisation."""
+    from cnnjax.train import evaluate_checkpoint
+
+    ref_dir, ref_summary = reference_run
+    _, meta = load_checkpoint(ref_dir / "checkpoint.npz", {})
+    assert len(meta["normalization"]["mean"]) == len(meta["normalization"]["std"]) == 1
+    fewer = load_config(DIGITS, [*TINY, "data.options.limit=16"])
+    result = evaluate_checkpoint(fewer, ref_dir / "checkpoint.npz")
+    assert result["test_loss"] == pytest.approx(ref_summary["test_loss"], rel=1e-6)
+    assert result["test_accuracy"] == ref_summary["test_accuracy"]
