@@ -20,8 +20,8 @@ rows of each global batch (:func:`host_batches`), which
 >>> p.num_devices, p.local_rows(8)
 (1, slice(0, 8, None))
 >>> x = p.shard(np.arange(8.0, dtype=np.float32))
->>> x.shape, x.sharding.spec
-((8,), PartitionSpec('data',))
+>>> x.shape, x.sharding.spec == PartitionSpec("data")
+((8,), True)
 """
 
 from __future__ import annotations
