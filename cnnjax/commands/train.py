@@ -42,5 +42,8 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, CheckpointError, NonFiniteLossError, FileNotFoundError) as e:
         print(f"cnnjax train: error: {e}", file=sys.stderr)
         return 1
-    print(f"test_accuracy={summary['test_accuracy']:.4f}")
+    import jax
+
+    if jax.process_index() == 0:  # multi-host: one report, from the process that writes
+        print(f"test_accuracy={summary['test_accuracy']:.4f}")
     return 0
