@@ -8,8 +8,9 @@ The checks, in order (their names appear in every ``CheckResult``):
 3. ``fd_directional`` / ``fd_jacobian``: against central finite differences, float64
    (see ``cnnjax.audit.finite_diff``).
 4. ``jit`` (jit vs eager) and ``vmap`` (a batch of inputs and cotangents vs a Python loop).
-5. ``grad_of_grad`` / ``jacfwd_of_grad``: reverse-over-reverse and forward-over-reverse of
-   ``<VJP(ct), probe>`` against the reference's, when ``second_order``.
+5. ``grad_of_grad`` / ``jacfwd_of_grad``: reverse-over-reverse (the gradient of
+   ``<VJP(ct)(x), probe>``) and forward-over-reverse (the JVP of ``x -> VJP(ct)(x)`` along a
+   random tangent) against the reference's, when ``second_order``.
 6. ``dtype_forward`` / ``dtype_vjp``: each of ``dtypes`` against the float64 reference at the
    same (rounded) inputs and cotangent, bounded by that dtype's row of ``TOLERANCES``.
 7. ``edge_finite`` / ``edge_convention``: at each edge input, no NaN/Inf in the output or the
@@ -313,28 +314,35 @@ def _transform_checks(rec, prob, labels, runners, diff, y_ref, tol, rng) -> None
 
 
 def _second_order_checks(rec, labels, f, r, diff, ct, tol, rng) -> None:
-    """Derivatives of the scalar ``<VJP(ct)(x), probe>`` against the reference's."""
-    probe = random_like(rng, diff)
+    """Reverse-over-reverse: the gradient of ``<VJP(ct)(x), probe>``; forward-over-reverse:
+    the JVP of ``x -> VJP(ct)(x)`` along a random tangent (one column-combination of
+    ``jacfwd`` of the VJP, at the cost of one forward-mode pass whatever the input size)."""
+    probe, tangent = random_like(rng, diff), random_like(rng, diff)
+
+    def vjp_of(g):
+        return lambda *d: jax.vjp(g, *d)[1](ct)
 
     def scalar(g):
         def h(*d):
-            grads = jax.vjp(g, *d)[1](ct)
-            return sum(
-                jnp.vdot(a, p)
-                for a, p in zip(jax.tree.leaves(grads), jax.tree.leaves(probe), strict=True)
-            )
+            pairs = zip(jax.tree.leaves(vjp_of(g)(*d)), jax.tree.leaves(probe), strict=True)
+            return sum(jnp.vdot(a, p) for a, p in pairs)
 
         return h
 
     argnums = tuple(range(len(diff)))
-    note = "d/dx <VJP(ct)(x), probe>"
     with rec.guard("grad_of_grad", F64, tol):
         want = jax.jit(jax.grad(scalar(r), argnums))(*diff)
         got = jax.jit(jax.grad(scalar(f), argnums))(*diff)
-        rec.compare("grad_of_grad", F64, labels, got, want, tol, note)
-        with rec.guard("jacfwd_of_grad", F64, tol):
-            got = jax.jit(jax.jacfwd(scalar(f), argnums))(*diff)
-            rec.compare("jacfwd_of_grad", F64, labels, got, want, tol, note)
+        rec.compare("grad_of_grad", F64, labels, got, want, tol, "d/dx <VJP(ct)(x), probe>")
+    with rec.guard("jacfwd_of_grad", F64, tol):
+
+        def forward_over_reverse(g):
+            return jax.jit(lambda d, t: jax.jvp(vjp_of(g), d, t)[1])
+
+        want = forward_over_reverse(r)(diff, tangent)
+        got = forward_over_reverse(f)(diff, tangent)
+        note = "jvp of x -> VJP(ct)(x) along a random tangent"
+        rec.compare("jacfwd_of_grad", F64, labels, got, want, tol, note)
 
 
 def _dtype_checks(rec, prob: Problem, labels, runners, ct64, dtype: str, tol: Tolerance) -> None:
