@@ -111,6 +111,26 @@ def _window_transpose(pieces: list[jax.Array], g: _Geom) -> jax.Array:
     return total
 
 
+def _tiles(g: _Geom) -> bool:
+    """True when the windows tile the input: stride == window and no padding."""
+    return g.stride == g.window and g.pads == ((0, 0), (0, 0))
+
+
+def _from_blocks(blocks: jax.Array, g: _Geom) -> jax.Array:
+    """``(N, H_out, KH, W_out, KW, C)`` per-window cotangents to ``(N, H, W, C)``.
+
+    For tiling windows this is the whole transpose of the window slices: a free reshape, then
+    zero rows/columns for the ``H - H_out * KH`` trailing input rows no window read.
+    """
+    n, ho, kh, wo, kw, c = blocks.shape
+    (h, w) = g.in_hw
+    out = blocks.reshape(n, ho * kh, wo * kw, c)
+    if (h, w) == (ho * kh, wo * kw):
+        return out
+    zero = jnp.zeros((), out.dtype)
+    return lax.pad(out, zero, ((0, 0, 0), (0, h - ho * kh, 0), (0, w - wo * kw, 0), (0, 0, 0)))
+
+
 # --------------------------------------------------------------------------------- max_pool2d
 
 
@@ -281,8 +301,15 @@ def _avg_pool2d(x, g, count_include_pad):
 
 
 def _window_mean(x, g: _Geom, count_include_pad: bool):
-    """Sum of the strided window slices (in float32 for low precision) times ``1 / count``."""
+    """Window sums (in float32 for low precision) times ``1 / count``: strided slices added up,
+    or, when the windows tile the input, one sum over the window axes of a reshaped view."""
     acc = acc_dtype(x.dtype)
+    if _tiles(g):  # one reduction over the (KH, KW) axes of a reshaped view
+        (kh, kw), (ho, wo) = g.window, g.out_hw
+        n, c = x.shape[0], x.shape[3]
+        blocks = x[:, : ho * kh, : wo * kw, :].astype(acc).reshape(n, ho, kh, wo, kw, c)
+        total = jnp.sum(blocks, axis=(2, 4))
+        return (total * _inverse_count(g, count_include_pad, acc)).astype(x.dtype)
     xp = _pad(x.astype(acc), g.pads, 0)
     total = None
     for _, xk in _window_slices(xp, g):
@@ -308,11 +335,16 @@ def _avg_pool2d_bwd(g: _Geom, count_include_pad: bool, res: None, ct_y):
     :math:`m_{ij}` the window's divisor (``KH * KW``, or its count of non-padded cells when
     ``count_include_pad`` is False). The code scales ``ct_y`` by ``1 / m`` (in float32 for
     low precision), spreads it uniformly over each window with the transpose of the
-    forward's window sum, and crops the padding.
+    forward's window sum, and crops the padding; when the windows tile the input this is a
+    broadcast to ``(N, H_out, KH, W_out, KW, C)`` and a reshape.
     """
     del res
     acc = acc_dtype(ct_y.dtype)
     share = (ct_y.astype(acc) * _inverse_count(g, count_include_pad, acc)).astype(ct_y.dtype)
+    if _tiles(g):  # a broadcast over each window and a reshape: no per-offset passes
+        (kh, kw), (n, ho, wo, c) = g.window, share.shape
+        blocks = jnp.broadcast_to(share.reshape(n, ho, 1, wo, 1, c), (n, ho, kh, wo, kw, c))
+        return (_from_blocks(blocks, g),)
     return (_window_transpose([share] * (g.window[0] * g.window[1]), g),)
 
 
