@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="the quick subset of the grid (the one the test suite runs)",
+        help="a smoke audit: the first two quick cases of each op (the test suite runs them all)",
     )
     parser.add_argument(
         "--model",
