@@ -161,8 +161,9 @@ def test_two_processes_on_localhost_agree_with_one(four_devices, tmp_path):
     for rc, _, stderr in results:
         assert rc == 0, stderr[-3000:]
     out0, out1 = (r[1].splitlines() for r in results)
-    assert out0[-1] == out1[-1] and out0[-1].startswith("test_accuracy=")  # the same result
-    assert [line for line in out1 if line.startswith("epoch")] == []  # only process 0 prints
+    assert out0[-1].startswith("test_accuracy=")
+    # Only process 0 prints the epoch lines and the final line (gloo may log to stdout).
+    assert [ln for ln in out1 if ln.startswith(("epoch", "test_accuracy="))] == []
     assert not (tmp_path / "p1").exists()  # ... and writes
     got = read_metrics(tmp_path / "p0" / "metrics.jsonl")
     single = read_metrics(out / "single" / "metrics.jsonl")
