@@ -3,7 +3,7 @@
 Each device count runs in its own subprocess, because the CPU device count is fixed when JAX
 starts (``--xla_force_host_platform_device_count``, appended to any ``XLA_FLAGS`` already
 set, next to cnnjax's fast-convolution flag). The step is the one ``cnnjax train`` runs
-(``cnnjax.train.make_train_step`` with a ``data`` mesh placement): the global batch is split
+(``cnnjax.steps.make_train_step`` with a ``data`` mesh placement): the global batch is split
 over the devices, parameters are replicated and XLA inserts the gradient all-reduce.
 
 Forced host devices share the machine's cores, so on CPU this measures the *overhead* of
@@ -43,7 +43,7 @@ def worker(devices: int, batch: int, steps: int, warmup: int, grad: str) -> dict
 
     from cnnjax import nn, ops, reference
     from cnnjax.distributed import make_placement
-    from cnnjax.train import make_train_step, step_key
+    from cnnjax.steps import make_train_step, step_key
 
     placement = make_placement(devices)
     model = nn.zoo.get_model("resnet20", num_classes=10)

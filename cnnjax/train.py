@@ -1,8 +1,8 @@
 """The training run: ``train_and_evaluate(config, workdir)``, callable from a notebook too.
 
-One jitted pure step ``(params, state, opt_state, images, labels, key) -> (params, state,
-opt_state, loss, accuracy)``; the op set (``cnnjax.ops``, hand VJPs, or ``cnnjax.reference``,
-JAX autodiff) is picked by ``train.grad`` and supplies both the model's ops and the loss.
+It builds the experiment from a config, runs the jitted step of :mod:`cnnjax.steps` (the op
+set, ``cnnjax.ops`` with hand VJPs or ``cnnjax.reference`` with JAX autodiff, is picked by
+``train.grad``) and writes metrics, checkpoints and curves.
 Everything random is derived from the seed: the init key, the batch order
 (``epoch_batches(seed=, epoch=)``) and each step's key (``fold_in(fold_in(key, epoch), step)``),
 so one seed gives the same metrics on one machine, and a run resumed from its end-of-epoch
@@ -30,6 +30,7 @@ from cnnjax.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from cnnjax.config import ConfigError, ExperimentConfig
 from cnnjax.distributed import Placement, host_batches
 from cnnjax.metrics import ProgressBar, format_epoch, plot_curves, write_metrics, write_text_atomic
+from cnnjax.steps import compiled_steps, evaluate, make_eval_step, step_key
 
 CHECKPOINT = "checkpoint.npz"
 OUTPUTS = ("metrics.jsonl", "summary.json", "config.toml", "curves.png", CHECKPOINT)
@@ -131,128 +132,6 @@ def make_optimizer(config: ExperimentConfig, steps_per_epoch: int) -> optax.Grad
         args = cfgmod.resolve_step_args(opt.schedule.args, total, steps_per_epoch)
         lr = getattr(optax, opt.schedule.name)(**args)
     return getattr(optax, opt.name)(learning_rate=lr, **opt.args)
-
-
-def make_train_step(
-    model, ops, optimizer, *, label_smoothing: float = 0.0, placement: Placement | None = None
-) -> Callable:
-    """The jitted step ``(params, state, opt_state, images, labels, key) -> (params, state,
-    opt_state, loss, accuracy)``; the loss is the batch mean of ``ops.softmax_cross_entropy``.
-
-    With a ``placement``, images and labels are sharded over its ``data`` axis and everything
-    else is replicated; the means over the batch (loss, batch-norm statistics) are then
-    global, and XLA inserts the all-reduces.
-    """
-
-    def loss_fn(params, state, images, labels, key):
-        logits, new_state = model.apply(params, state, images, train=True, key=key, ops=ops)
-        losses = ops.softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing)
-        return jnp.mean(losses), (new_state, logits)
-
-    def train_step(params, state, opt_state, images, labels, key):
-        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-        (loss, (state, logits)), grads = grad_fn(params, state, images, labels, key)
-        # optax mixes Python floats with int32 step counts (``b1 ** count``), which strict
-        # dtype promotion refuses; only the optimizer runs under standard promotion, and its
-        # updates are cast back so params keep their dtype (a float64 schedule under x64).
-        with jax.numpy_dtype_promotion("standard"):
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-        updates = jax.tree.map(lambda u, p: u.astype(p.dtype), updates, params)
-        params = optax.apply_updates(params, updates)
-        return params, state, opt_state, loss, _accuracy(logits, labels)
-
-    return _jit(train_step, placement, "rrrbbr", "rrrrr")
-
-
-def _jit(fn: Callable, placement: Placement | None, ins: str, outs: str) -> Callable:
-    """``jax.jit(fn)``, with shardings per argument and output (``b``atch or ``r``eplicated)."""
-    if placement is None:
-        return jax.jit(fn)
-    pick = {"b": placement.batch, "r": placement.replicated}
-    return jax.jit(
-        fn, in_shardings=tuple(pick[c] for c in ins), out_shardings=tuple(pick[c] for c in outs)
-    )
-
-
-def _accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    return jnp.mean(jnp.argmax(logits, axis=-1).astype(labels.dtype) == labels)
-
-
-def make_eval_step(model, ops, placement: Placement | None = None) -> Callable:
-    """Jitted ``(params, state, images, labels, mask) -> (sum of losses, number correct)``
-    over the examples where ``mask`` is true (the last batch is padded to a fixed shape)."""
-
-    def eval_step(params, state, images, labels, mask):
-        logits, _ = model.apply(params, state, images, train=False, ops=ops)
-        losses = ops.softmax_cross_entropy(logits, labels)
-        correct = jnp.argmax(logits, axis=-1).astype(labels.dtype) == labels
-        zero = jnp.zeros((), losses.dtype)
-        return jnp.sum(jnp.where(mask, losses, zero)), jnp.sum(correct & mask)
-
-    return _jit(eval_step, placement, "rrbbb", "rr")
-
-
-_STEP_CACHE: dict[str, tuple[Callable, Callable]] = {}
-
-
-def compiled_steps(
-    config: ExperimentConfig, exp: Experiment, placement: Placement | None = None
-) -> tuple[Callable, Callable]:
-    """``(train_step, eval_step)`` for ``config``, reused across runs in one process.
-
-    The steps depend only on the model, the op set, the optimizer (with its resolved step
-    counts), the label smoothing and the devices; keying a small cache on exactly these lets a
-    notebook or a test suite that trains the same experiment twice skip the second compilation.
-    """
-    key = json.dumps(
-        [config.model.name, exp.num_classes, config.train.grad, config.train.label_smoothing,
-         cfgmod.to_dict(config.optimizer), exp.steps_per_epoch, config.train.epochs,
-         placement and placement.key],
-        sort_keys=True,
-    )  # fmt: skip
-    if key not in _STEP_CACHE:
-        if len(_STEP_CACHE) >= 8:
-            _STEP_CACHE.pop(next(iter(_STEP_CACHE)))
-        ls = config.train.label_smoothing
-        _STEP_CACHE[key] = (
-            make_train_step(
-                exp.model, exp.ops, exp.optimizer, label_smoothing=ls, placement=placement
-            ),
-            make_eval_step(exp.model, exp.ops, placement),
-        )
-    return _STEP_CACHE[key]
-
-
-def evaluate(
-    eval_step, params, state, images, labels, batch_size: int, placement: Placement | None = None
-) -> tuple[float, float]:
-    """Mean loss and accuracy over ``images`` in batches of a fixed size (padded; with a
-    ``placement``, rounded up to a multiple of its devices and sharded over them)."""
-    n = images.shape[0]
-    batch_size = min(batch_size, n)
-    put = (lambda a: a) if placement is None else placement.shard
-    if placement is not None:
-        batch_size = -(-batch_size // placement.num_devices) * placement.num_devices
-    total_loss, total_correct = 0.0, 0
-    for start in range(0, n, batch_size):
-        x, y = images[start : start + batch_size], labels[start : start + batch_size]
-        mask = np.ones(batch_size, bool)
-        if x.shape[0] < batch_size:
-            pad = batch_size - x.shape[0]
-            mask[x.shape[0] :] = False
-            x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
-            y = np.concatenate([y, np.zeros(pad, y.dtype)])
-        loss, correct = eval_step(params, state, put(x), put(y), put(mask))
-        total_loss += float(loss)
-        total_correct += int(correct)
-    return total_loss / n, total_correct / n
-
-
-def step_key(seed: int, epoch: int, step: int) -> jax.Array:
-    """The dropout key of ``step`` (0-based) in ``epoch`` (1-based): a pure function of the
-    three, so a resumed run draws exactly the keys of an uninterrupted one."""
-    root = jax.random.fold_in(jax.random.key(seed), 1)  # stream 0 is the init key
-    return jax.random.fold_in(jax.random.fold_in(root, epoch), step)
 
 
 def _check_finite(losses: list, checked: int, epoch: int, steps_per_epoch: int, bar) -> int:

@@ -35,7 +35,8 @@ import jax
 import numpy as np
 from cnnjax.config import ConfigError, load_config
 from cnnjax.distributed import host_batches, make_placement, check_batch_size
-from cnnjax.train import build_experiment, compiled_steps, step_key, train_and_evaluate
+from cnnjax.steps import compiled_steps, step_key
+from cnnjax.train import build_experiment, train_and_evaluate
 
 digits, out, steps, tiny = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
 result = {"device_count": jax.device_count(), "losses": {}, "errors": []}

@@ -18,13 +18,8 @@ from cnnjax.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from cnnjax.config import ConfigError, load_config
 from cnnjax.data import epoch_batches
 from cnnjax.metrics import TIMING_FIELDS, read_metrics
-from cnnjax.train import (
-    NonFiniteLossError,
-    build_experiment,
-    compiled_steps,
-    step_key,
-    train_and_evaluate,
-)
+from cnnjax.steps import compiled_steps, step_key
+from cnnjax.train import NonFiniteLossError, build_experiment, train_and_evaluate
 
 ROOT = Path(__file__).parent.parent
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.toml"))

@@ -1,6 +1,6 @@
 """Whole-training-step benchmark: forward, backward and optax update of a zoo model.
 
-The step is :func:`cnnjax.train.make_train_step` itself (the one ``cnnjax train`` runs), built
+The step is :func:`cnnjax.steps.make_train_step` itself (the one ``cnnjax train`` runs), built
 once with ``cnnjax.ops`` (hand VJPs) and once with ``cnnjax.reference`` (JAX autodiff), and
 compiled ahead of time so compile time and XLA's ``memory_analysis()`` can be read. FLOPs are
 counted from the forward jaxpr (every ``conv_general_dilated`` and ``dot_general``); a
@@ -20,7 +20,7 @@ import cnnjax.ops as hand_ops
 import cnnjax.reference as ref_ops
 from cnnjax.bench.timing import compiled_stats, time_call
 from cnnjax.nn import zoo
-from cnnjax.train import make_train_step
+from cnnjax.steps import make_train_step
 
 __all__ = ["MODEL_NAMES", "forward_flops", "run_model"]
 
