@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cnnjax.commands import add_override_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -17,14 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint", required=True, help="a checkpoint.npz written by cnnjax train"
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key (e.g. data.options.path=...); repeatable",
-    )
+    add_override_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,18 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cnnjax.commands import add_override_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="experiment config (TOML), e.g. experiments/digits_cnn.toml")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, value in TOML syntax (train.epochs=3, "
-        'optimizer.name="sgd"); repeatable',
-    )
+    add_override_argument(parser)
     parser.add_argument("--out", help="output directory (default: output.dir or runs/<name>)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
