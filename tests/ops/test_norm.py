@@ -86,13 +86,38 @@ def test_constant_channel_gives_finite_gradients_matching_reference():
     _assert_close(got, jax.vjp(reference.batch_norm, x, scale, bias)[1](cts))
 
 
-def test_residuals_are_x_hat_inv_std_and_scale_not_x():
+def test_batch_norm_residuals_are_x_mean_inv_std_and_scale():
+    # x, not x_hat: in a network XLA keeps the conv output alive anyway (see batch_norm).
     x, scale, bias = _bn_inputs(shape=(6, 2))
     _, res = norm_module._batch_norm_fwd(1e-5, x, scale, bias)
-    assert set(res._fields) == {"x_hat", "inv_std", "scale"}
-    assert res.x_hat.shape == x.shape and res.inv_std.shape == (2,)
-    np.testing.assert_allclose(res.x_hat.mean(0), 0.0, atol=1e-13)
+    assert set(res._fields) == {"x", "mean", "inv_std", "scale"}
+    assert res.x is x and res.mean.shape == res.inv_std.shape == (2,)
+    np.testing.assert_allclose(res.mean, np.asarray(x).mean(0), rtol=1e-13)
     np.testing.assert_allclose(res.inv_std, 1 / np.sqrt(np.asarray(x).var(0) + 1e-5), rtol=1e-13)
+
+
+def test_layer_norm_residuals_are_x_hat_inv_std_and_scale():
+    x = jnp.asarray(np.random.default_rng(3).standard_normal((4, 5)))
+    _, res = norm_module._layer_norm_fwd(1e-5, x, jnp.ones(5), jnp.zeros(5))
+    assert set(res._fields) == {"x_hat", "inv_std", "scale"}
+    np.testing.assert_allclose(res.x_hat.mean(-1), 0.0, atol=1e-13)
+
+
+def test_batch_norm_grads_with_a_large_mean_in_float32():
+    # The one-pass sum of ct * x_hat loses digits when |mean| >> std; bound what is lost.
+    rng = np.random.default_rng(4)
+    x = (100.0 + rng.standard_normal((64, 4, 4, 8))).astype(np.float32)
+    ct = rng.standard_normal(x.shape).astype(np.float32)
+    scale, bias = np.full(8, 1.5, np.float32), np.zeros(8, np.float32)
+    zeros = np.zeros(8, np.float32)
+    got = jax.vjp(ops.batch_norm, x, scale, bias)[1]((ct, zeros, zeros))
+    with jax.enable_x64(True):
+        args64 = [jnp.asarray(a, jnp.float64) for a in (x, scale, bias)]
+        cts64 = (jnp.asarray(ct, jnp.float64), jnp.zeros(8), jnp.zeros(8))
+        want = jax.vjp(reference.batch_norm, *args64)[1](cts64)
+    for g, w in zip(got, want, strict=True):
+        err = np.max(np.abs(np.asarray(g, np.float64) - np.asarray(w))) / np.max(np.abs(w))
+        assert err < 1e-4, err
 
 
 def test_bfloat16_statistics_accumulate_in_float32():
