@@ -4,6 +4,9 @@ r"""2-D convolution (NHWC x HWIO -> NHWC) with a hand-derived VJP.
 public helpers (as PyTorch's ``torch/nn/grad.py``): :func:`conv2d_grad_input` (∂L/∂X) and
 :func:`conv2d_grad_weight` (∂L/∂W); the bwd calls exactly these. Both are plain
 ``lax.conv_general_dilated`` calls, so grad-of-grad and forward-over-reverse work through them.
+On CPU, convolutions with one input channel per group (grayscale inputs, depthwise layers) run
+instead as an elementwise sum over the kernel taps (:mod:`cnnjax.ops._conv_taps`: the same sum
+in another order, many times faster there than XLA's Eigen kernel).
 
 Notation (one spatial axis; H and W are independent and identical): input length ``H``, kernel
 length ``K``, stride ``s``, dilation ``d``, padding ``(p_lo, p_hi)``, effective kernel
@@ -21,6 +24,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from cnnjax.ops._conv_taps import tap_sum_conv, use_taps
 from cnnjax.ops._util import (
     Padding2D,
     Pair,
@@ -158,11 +162,23 @@ def _conv_acc(lhs, rhs, dimension_numbers, **kwargs):
     )  # fmt: skip
 
 
+def _conv_or_taps(lhs, rhs, geo: _Geometry, out_hw, lhs_dilation=(1, 1)):
+    """``lax`` convolution in the accumulation dtype; by taps on CPU where that is faster."""
+
+    def via_lax(lhs, rhs):
+        return _conv_acc(
+            lhs, rhs, _NHWC, window_strides=geo.stride, padding=geo.padding,
+            lhs_dilation=lhs_dilation, rhs_dilation=geo.dilation, feature_group_count=geo.groups,
+        )  # fmt: skip
+
+    if lhs_dilation != (1, 1) or not use_taps(rhs.shape, geo.groups):
+        return via_lax(lhs, rhs)
+    by_taps = functools.partial(tap_sum_conv, geo=geo, out_hw=out_hw)
+    return lax.platform_dependent(lhs, rhs, cpu=by_taps, default=via_lax)
+
+
 def _forward(x, w, b, geo: _Geometry):
-    y = _conv_acc(
-        x, w, _NHWC, window_strides=geo.stride, padding=geo.padding, rhs_dilation=geo.dilation,
-        feature_group_count=geo.groups,
-    )  # fmt: skip
+    y = _conv_or_taps(x, w, geo, _out_hw(geo, x.shape[1:3], w.shape[:2]))
     if b is not None:
         y = y + b.astype(y.dtype).reshape(1, 1, 1, -1)
     return y.astype(x.dtype)
@@ -289,7 +305,8 @@ def conv2d_grad_input(
     ``(KH, KW, C_out/G, G*C/G)`` with ``feature_group_count = G``.
 
     The code: ∂L/∂X is the stride-dilated convolution of Ȳ with the spatially flipped,
-    IO-swapped kernel, with the padding above.
+    IO-swapped kernel, with the padding above (on CPU, a depthwise one with unit stride runs
+    as a sum over taps, :mod:`cnnjax.ops._conv_taps`).
 
     >>> import jax.numpy as jnp
     >>> conv2d_grad_input(jnp.ones((1, 2, 2, 1)), jnp.ones((2, 2, 1, 1)), (1, 3, 3, 1),
@@ -312,10 +329,8 @@ def conv2d_grad_input(
         for k, d, p, r in zip(w.shape[:2], geo.dilation, geo.padding,
                               _remainders(geo, x_shape[1:3], w.shape[:2]), strict=True)
     )  # fmt: skip
-    ct_x = _conv_acc(
-        ct_y, w_t, _NHWC, window_strides=(1, 1), padding=pads, lhs_dilation=geo.stride,
-        rhs_dilation=geo.dilation, feature_group_count=g,
-    )  # fmt: skip
+    geo_t = _Geometry((1, 1), pads, geo.dilation, g)
+    ct_x = _conv_or_taps(ct_y, w_t, geo_t, x_shape[1:3], lhs_dilation=geo.stride)
     return ct_x.astype(ct_y.dtype)
 
 

@@ -245,9 +245,7 @@ def _stacked_max_and_argmax_jvp(primals, tangents):
     (stacked,), (dot,) = primals, tangents
     y, argmax = _stacked_max_and_argmax(stacked)
     zero = jnp.zeros((), dot.dtype)
-    dot_y = sum(
-        jnp.where(argmax == k, dot[..., k], zero) for k in range(stacked.shape[-1])
-    )
+    dot_y = sum(jnp.where(argmax == k, dot[..., k], zero) for k in range(stacked.shape[-1]))
     return (y, argmax), (dot_y, np.zeros(argmax.shape, jax.dtypes.float0))
 
 

@@ -217,3 +217,49 @@ def test_jit_with_static_configuration():
     want = jax.grad(lambda *a: jnp.sum(reference.conv2d(*a, **config) ** 2), argnums=(0, 1, 2))
     for k, (g, r) in enumerate(zip(grad(x, w, b), want(x, w, b), strict=True)):
         _close(g, r, f"jit grad[{k}]")
+
+
+# (x_shape, w_shape, geometry): one input channel per group, as the tap-sum path takes them;
+# the last has the negative (cropping) padding conv2d_grad_input gives it.
+TAP_CONFIGS = [
+    ((2, 9, 8, 1), (3, 3, 1, 4), dict(stride=(2, 1), padding=((2, 0), (1, 1)), dilation=1)),
+    ((1, 8, 9, 3), (3, 2, 1, 6), dict(stride=1, padding=((1, 1), (0, 1)), dilation=(2, 1))),
+    ((2, 7, 7, 2), (5, 5, 1, 2), dict(stride=3, padding=((2, 2), (2, 2)), dilation=1)),
+    ((2, 8, 6, 4), (3, 3, 1, 4), dict(stride=1, padding=((-1, 2), (1, -1)), dilation=1)),
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, geometry", TAP_CONFIGS)
+def test_tap_sum_equals_lax_convolution(x_shape, w_shape, geometry):
+    from cnnjax.ops import _conv_taps
+    from cnnjax.ops.conv import _Geometry
+
+    x, w, _ = _arrays(5, x_shape, w_shape)
+    groups = x_shape[3]
+    pair = lambda v: v if isinstance(v, tuple) else (v, v)  # noqa: E731
+    geo = _Geometry(pair(geometry["stride"]), geometry["padding"], pair(geometry["dilation"]),
+                    groups)  # fmt: skip
+    want = jax.lax.conv_general_dilated(
+        x, w, geo.stride, geo.padding, rhs_dilation=geo.dilation,
+        dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=groups,
+    )  # fmt: skip
+    assert _conv_taps.use_taps(w.shape, groups)
+    _close(_conv_taps.tap_sum_conv(x, w, geo, want.shape[1:3]), want, "tap sum")
+
+
+def _compiled_hlo(fn, *args):
+    return jax.jit(fn).lower(*args).compile().as_text()
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the tap path is CPU-only")
+def test_cpu_runs_one_channel_per_group_by_taps_and_the_rest_by_lax():
+    x1, w1, _ = _arrays(6, (2, 8, 8, 1), (3, 3, 1, 4))
+    x4, w4, _ = _arrays(6, (2, 8, 8, 4), (3, 3, 1, 4))  # depthwise
+    x2, w2, _ = _arrays(6, (2, 8, 8, 2), (3, 3, 2, 4))
+    conv = functools.partial(conv2d, padding="SAME")
+    assert "convolution(" not in _compiled_hlo(conv, x1, w1)
+    assert "convolution(" not in _compiled_hlo(functools.partial(conv, groups=4), x4, w4)
+    assert "convolution(" in _compiled_hlo(conv, x2, w2)
+    # the depthwise input gradient (unit stride, multiplier 1) is a tap sum too
+    grad_x = functools.partial(conv2d_grad_input, input_shape=x4.shape, padding="SAME", groups=4)
+    assert "convolution(" not in _compiled_hlo(grad_x, x4, w4)
