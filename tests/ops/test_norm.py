@@ -104,7 +104,7 @@ def test_layer_norm_residuals_are_x_hat_inv_std_and_scale():
 
 
 def test_batch_norm_grads_with_a_large_mean_in_float32():
-    # The one-pass sum of ct * x_hat loses digits when |mean| >> std; bound what is lost.
+    # The one-pass sum of ct * x_hat is shifted by the first value: no cancellation at mean 100.
     rng = np.random.default_rng(4)
     x = (100.0 + rng.standard_normal((64, 4, 4, 8))).astype(np.float32)
     ct = rng.standard_normal(x.shape).astype(np.float32)
@@ -117,7 +117,7 @@ def test_batch_norm_grads_with_a_large_mean_in_float32():
         want = jax.vjp(reference.batch_norm, *args64)[1](cts64)
     for g, w in zip(got, want, strict=True):
         err = np.max(np.abs(np.asarray(g, np.float64) - np.asarray(w))) / np.max(np.abs(w))
-        assert err < 1e-4, err
+        assert err < 2e-5, err
 
 
 def test_bfloat16_statistics_accumulate_in_float32():
