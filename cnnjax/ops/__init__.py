@@ -4,7 +4,8 @@ Layout is NHWC for activations and HWIO for conv kernels. No JAX autodiff is use
 this package: every backward pass is derived in its docstring and transcribed by hand.
 """
 
-from cnnjax.ops.activation import elu, gelu, leaky_relu, relu, sigmoid, softplus, tanh
+from cnnjax.ops.activation import elu, leaky_relu, relu
+from cnnjax.ops.activation_smooth import gelu, sigmoid, softplus, tanh
 from cnnjax.ops.conv import conv2d, conv2d_grad_input, conv2d_grad_weight
 from cnnjax.ops.dropout import dropout
 from cnnjax.ops.linear import dense
