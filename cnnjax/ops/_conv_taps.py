@@ -4,9 +4,9 @@ XLA:CPU lowers every convolution to one Eigen kernel: a matrix product contracti
 channels and the taps. With a single input channel per group (a grayscale first layer, a
 depthwise layer) that contraction is only ``KH*KW`` long, or the groups run one by one, and
 Eigen crawls: LeNet-5's first convolution (1 -> 6 channels, 5x5, 28x28, batch 128) took
-5.0 ms, a third of the training step; a 3x3 depthwise convolution of 128x32x32x64 took 278 ms.
+5.0 ms, a third of the training step; a 3x3 depthwise convolution of 128x32x32x64 took 365 ms.
 Written as a sum over the taps, the same convolution is one fused elementwise loop: 0.46 ms
-and 7.1 ms.
+and 6.6 ms.
 
 ``conv2d``'s forward pass takes this path when ``C_in/groups == 1`` and
 ``C_out/groups <= 64`` (:func:`use_taps`), and ``conv2d_grad_input`` when the input gradient is
@@ -14,8 +14,8 @@ such a convolution itself (unit stride, one output-gradient channel per group: d
 multiplier 1). Only on CPU: :mod:`cnnjax.ops.conv` chooses with ``lax.platform_dependent``, and
 other platforms keep ``lax.conv_general_dilated``.
 
-Measured in the training step (batch 128, 2 cores, same run): lenet5 13.3 -> 10.9 ms,
-digits_cnn 13.2 -> 12.8 ms. Not wider: XLA fuses an elementwise producer into each of its
+Measured in the training step (batch 128, 2 cores, same run): lenet5 12.9 -> 10.5 ms,
+digits_cnn 12.9 -> 12.3 ms. Not wider: XLA fuses an elementwise producer into each of its
 consumers, so the sum is recomputed by the bias add, the pooling or normalisation, and the
 backward's relu mask. With one channel per group that costs little; with three (vgg_small's
 and resnet20's RGB input layers) the step was 1% slower, and a column-to-image input gradient

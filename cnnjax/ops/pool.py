@@ -198,7 +198,7 @@ def _max_and_argmax(x, g: _Geom):
     materialised, so the backward pass reads the int8 argmax; an elementwise chain of
     ``maximum``/``where`` would instead be re-fused by XLA into the backward, which then keeps
     the pooled *input* alive to recompute the argmax (measured on the vgg_small training step:
-    temp 245.5 -> 199.5 MiB, step time 0.95x). Larger windows run that chain (a stack of 9+
+    temp 245.5 -> 199.5 MiB, step time 0.96x). Larger windows run that chain (a stack of 9+
     slices would be materialised at 9+ times the output's size).
     """
     xp = _pad(x, g.pads, -jnp.inf)
