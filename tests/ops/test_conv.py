@@ -226,6 +226,9 @@ TAP_CONFIGS = [
     ((1, 8, 9, 3), (3, 2, 1, 6), dict(stride=1, padding=((1, 1), (0, 1)), dilation=(2, 1))),
     ((2, 7, 7, 2), (5, 5, 1, 2), dict(stride=3, padding=((2, 2), (2, 2)), dilation=1)),
     ((2, 8, 6, 4), (3, 3, 1, 4), dict(stride=1, padding=((-1, 2), (1, -1)), dilation=1)),
+    # one group, >= 16 taps: the patch-matrix product
+    ((2, 11, 10, 1), (5, 4, 1, 3), dict(stride=(2, 1), padding=((2, 1), (0, 3)), dilation=(1, 2))),
+    ((3, 9, 9, 1), (4, 4, 1, 7), dict(stride=1, padding=((-1, 3), (2, 1)), dilation=1)),
 ]
 
 
@@ -244,7 +247,13 @@ def test_tap_sum_equals_lax_convolution(x_shape, w_shape, geometry):
         dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=groups,
     )  # fmt: skip
     assert _conv_taps.use_taps(w.shape, groups)
-    _close(_conv_taps.tap_sum_conv(x, w, geo, want.shape[1:3]), want, "tap sum")
+    taps = w_shape[0] * w_shape[1]
+    patch_bytes = taps * x.shape[0] * want.shape[1] * want.shape[2] * 4
+    by = "tap sum"
+    if _conv_taps.use_patch_product(w.shape, groups, patch_bytes):
+        by = "patch product"
+    assert by == ("patch product" if groups == 1 and taps >= 16 else "tap sum")
+    _close(_conv_taps.tap_sum_conv(x, w, geo, want.shape[1:3]), want, by)
 
 
 def _compiled_hlo(fn, *args):
@@ -263,3 +272,17 @@ def test_cpu_runs_one_channel_per_group_by_taps_and_the_rest_by_lax():
     # the depthwise input gradient (unit stride, multiplier 1) is a tap sum too
     grad_x = functools.partial(conv2d_grad_input, input_shape=x4.shape, padding="SAME", groups=4)
     assert "convolution(" not in _compiled_hlo(grad_x, x4, w4)
+    # one input channel and a 5x5 kernel: one matrix product of the patch matrix
+    x5, w5, _ = _arrays(6, (2, 8, 8, 1), (5, 5, 1, 6))
+    hlo5 = _compiled_hlo(conv, x5, w5)
+    assert "convolution(" not in hlo5 and " dot(" in hlo5
+    assert " dot(" not in _compiled_hlo(conv, x1, w1)  # 3x3: the elementwise tap sum
+
+
+def test_patch_product_is_bounded_by_its_temp_memory():
+    from cnnjax.ops import _conv_taps
+
+    assert _conv_taps.use_patch_product((5, 5, 1, 6), 1, _conv_taps.MAX_PATCH_BYTES)
+    assert not _conv_taps.use_patch_product((5, 5, 1, 6), 1, _conv_taps.MAX_PATCH_BYTES + 1)
+    assert not _conv_taps.use_patch_product((3, 3, 1, 6), 1, 1024)
+    assert not _conv_taps.use_patch_product((5, 5, 1, 6), 6, 1024)  # depthwise: tap sum

@@ -46,6 +46,12 @@ CASES = [
     _case("conv2d-k1-s2-h7w6", (2, 7, 6, 3), (1, 1), 2, stride=2),
     _case("conv2d-kfull-padpair-h5w4", (2, 5, 4, 2), (5, 4), 2, padding=(1, 2)),
     _case("conv2d-k3-s2-pad2-n1c1", (1, 6, 9, 1), (3, 3), 1, stride=2, padding=2),
+    # one input channel and >= 16 taps: CPU forward as a patch-matrix product; C_out = 1
+    # makes the input gradient one too
+    _case("conv2d-k5-c1-s2-same-h9w8", (2, 9, 8, 1), (5, 5), 6, stride=2, padding="SAME",
+          fd=True),
+    _case("conv2d-k4x5-o1-c3-asympad-h8w9", (2, 8, 9, 3), (4, 5), 1,
+          padding=((2, 1), (3, 0)), fd=True),
     _case("conv2d-nobias-k3-s2-same", (2, 7, 6, 3), (3, 3), 4, bias=False, stride=2,
           padding="SAME", fd=True),
     _case("conv2d-nobias-g2-d2-pad-asym", (2, 8, 7, 4), (2, 3), 4, bias=False, groups=2,
