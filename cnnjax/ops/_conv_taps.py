@@ -15,18 +15,19 @@ multiplier 1). Only on CPU: :mod:`cnnjax.ops.conv` chooses with ``lax.platform_d
 other platforms keep ``lax.conv_general_dilated``.
 
 Measured in the training step (batch 128, 2 cores, same run): lenet5 12.9 -> 10.5 ms,
-digits_cnn 12.9 -> 12.3 ms.
-
-With a single input channel and at least 16 taps the sum is written as one matrix product
-of the stacked taps (the patch matrix, :func:`use_patch_product`), which XLA computes once
-instead of in every consumer: lenet5's step 13.7 -> 10.2 ms (0.74x, same run), its temp
-5.3 -> 12.3 MiB (the 9.6 MiB patch matrix; autodiff's step needs 23.8). For 3x3 kernels the
-product lost (digits_cnn 1.10x), so they stay a sum. Not wider: XLA fuses an elementwise producer into each of its
+digits_cnn 12.9 -> 12.3 ms. Not wider: XLA fuses an elementwise producer into each of its
 consumers, so the sum is recomputed by the bias add, the pooling or normalisation, and the
 backward's relu mask. With one channel per group that costs little; with three (vgg_small's
 and resnet20's RGB input layers) the step was 1% slower, and a column-to-image input gradient
 for few channels, 2x faster alone (lenet5's second layer, 4.1 -> 1.9 ms), made the whole step
 1.8x slower for the same reason.
+
+With a single input channel and at least 16 taps the sum is written as one matrix product
+of the stacked taps (the patch matrix, :func:`use_patch_product`). XLA never fuses a product
+into its consumers, so it is computed once: lenet5's 25-tap sum had been recomputed inside
+the max pool's reduction. lenet5's step 13.7 -> 10.2 ms (0.74x, same run), its temp
+5.3 -> 12.3 MiB (the 9.6 MiB patch matrix; autodiff's step needs 23.8). For 3x3 kernels the
+product lost (digits_cnn 1.10x), so they stay a sum.
 """
 
 from __future__ import annotations
