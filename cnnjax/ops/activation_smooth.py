@@ -65,10 +65,13 @@ def _sigmoid_bwd(res: _SigmoidRes, ct_y):
         = y_i (1 - y_i), \qquad \frac{\partial L}{\partial x_i} = \bar y_i\, y_i (1 - y_i)
 
     with :math:`y` bound to ``res.y`` and :math:`\bar y` to ``ct_y``. The code is
-    ``ct_y * y * (1 - y)``.
+    ``ct_y * (y * (1 - y))``: the local derivative first. Written ``ct_y * y * (1 - y)``,
+    XLA shares ``ct_y * y`` with a forward product ``y * ct`` when ``ct`` is the cotangent
+    (a loss ``sum(sigmoid(x) * ct)``), and that product, read by the loss's reduction and by
+    this backward, is materialised: 32 MiB of temp and 35 vs 19 ms at 128x32x32x64.
     """
     y = res.y
-    return (ct_y * y * (1 - y),)
+    return (ct_y * (y * (1 - y)),)
 
 
 sigmoid.defvjp(_sigmoid_fwd, _sigmoid_bwd)
