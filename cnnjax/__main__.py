@@ -2,6 +2,6 @@
 
 import sys
 
-from cnnjax.cli import main
+from cnnjax.cli import console_main
 
-sys.exit(main())
+sys.exit(console_main())

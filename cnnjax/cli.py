@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from cnnjax.runtime import configure_fast_cpu_convolutions
+from cnnjax.runtime import configure_fast_cpu_convolutions, relaunch_with_huge_pages
 
 COMMANDS = {
     "train": "train a CNN from an experiment config (TOML)",
@@ -39,5 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     return int(module.run(args) or 0)
 
 
+def console_main() -> int:
+    """The ``cnnjax`` executable: :func:`main` in a process relaunched for huge pages.
+
+    The relaunch (``cnnjax.runtime.relaunch_with_huge_pages``) happens only here, never in
+    :func:`main`, which tests and scripts call in their own processes.
+    """
+    relaunch_with_huge_pages()
+    return main()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())

@@ -63,7 +63,8 @@ def test_run_benchmark_schema_and_report(tmp_path):
     doc = run_benchmark(settings, log=None)
     assert doc["schema"] == SCHEMA
     assert {"environment", "ceiling", "ops", "conv_parts", "models", "flag_comparison",
-            "wall_s"} <= doc.keys()  # fmt: skip
+            "huge_pages_comparison", "wall_s"} <= doc.keys()  # fmt: skip
+    assert doc["flag_comparison"] is None and doc["huge_pages_comparison"] is None
     assert doc["ceiling"]["gflops_best"] > 0
     assert doc["models"][0]["hand_ceiling_fraction"] > 0
     text = format_report(doc)

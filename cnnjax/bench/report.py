@@ -1,7 +1,8 @@
 """The benchmark's outputs: plain-text tables for stdout and the JSON document.
 
-The JSON (``SCHEMA``) holds ``environment``, ``ceiling``, ``ops``, ``conv_parts``, ``models``
-and ``flag_comparison`` (each a list of flat rows, or ``None`` when skipped) and ``wall_s``.
+The JSON (``SCHEMA``) holds ``environment``, ``ceiling``, ``ops``, ``conv_parts``, ``models``,
+``flag_comparison`` and ``huge_pages_comparison`` (each a list of flat rows, or ``None`` when
+skipped) and ``wall_s``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def environment(*, quick: bool, batch: int, torch_version: str | None) -> dict:
     import jax
     import jaxlib
 
-    from cnnjax.runtime import fast_conv_status
+    from cnnjax.runtime import fast_conv_status, huge_pages_status
 
     dev = jax.devices()[0]
     return {
@@ -36,6 +37,7 @@ def environment(*, quick: bool, batch: int, torch_version: str | None) -> dict:
         "machine": platform.machine(),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "fast_conv": fast_conv_status(),
+        "huge_pages": huge_pages_status(),
         "torch": torch_version,
         "quick": quick,
         "batch": batch,
@@ -69,6 +71,7 @@ def format_report(doc: dict) -> str:
     parts.append(
         f"cnnjax bench  jax {env['jax']}  {env['backend']} ({env['device']}, "
         f"{env['cpu_count']} cpus)  batch {env['batch']}  {env['fast_conv']}"
+        + (f"  {env['huge_pages']}" if env.get("huge_pages") else "")
     )
     ceil = doc.get("ceiling")
     if ceil:
@@ -123,23 +126,13 @@ def format_report(doc: dict) -> str:
              "autodiff temp MiB", "temp ratio", "hand compile s", "autodiff compile s",
              "GFLOP/step", "hand GFLOP/s", "of ceiling", "torch img/s", "vs torch"],
             rows))  # fmt: skip
-    if doc.get("flag_comparison"):
-        rows = [
-            [
-                r["name"],
-                _fmt(r["with_flag_ms"], ".1f"),
-                _fmt(r["without_flag_ms"], ".1f"),
-                _fmt(r["speedup"], ".2f"),
-            ]
-            for r in doc["flag_comparison"]
-        ]
-        parts.append(
-            _table(
-                "hand step with / without the fast-convolution flag, median ms",
-                ["model", "with flag ms", "without flag ms", "speed-up"],
-                rows,
-            )
-        )
+    for key, what in (("flag_comparison", "the fast-convolution flag"),
+                      ("huge_pages_comparison", "host huge pages")):  # fmt: skip
+        if doc.get(key):
+            rows = [[r["name"], _fmt(r["with_ms"], ".1f"), _fmt(r["without_ms"], ".1f"),
+                     _fmt(r["speedup"], ".2f")] for r in doc[key]]  # fmt: skip
+            parts.append(_table(f"hand step with / without {what}, median ms",
+                                ["model", "with ms", "without ms", "speed-up"], rows))  # fmt: skip
     parts.append(f"total {doc.get('wall_s', 0):.0f} s")
     return "\n\n".join(parts)
 

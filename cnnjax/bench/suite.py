@@ -1,4 +1,6 @@
-"""The whole benchmark, as ``cnnjax bench`` runs it: ceiling, ops, conv parts, models, flag.
+"""The whole benchmark, as ``cnnjax bench`` runs it: ceiling, ops, conv parts, models, and the
+process-level settings (the fast-convolution flag, host huge pages) each against a child
+process without it.
 
 :func:`run_benchmark` returns the JSON document (see :mod:`cnnjax.bench.report`); it prints
 one progress line per item to ``log`` (stderr by default) so a long run shows where it is.
@@ -15,7 +17,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from cnnjax.runtime import FAST_CONV_FLAG, OPT_OUT_ENV
+from cnnjax.runtime import FAST_CONV_FLAG, HUGE_PAGES_ENV, HUGE_PAGES_TUNABLE, OPT_OUT_ENV
 
 __all__ = ["Settings", "run_benchmark"]
 
@@ -26,7 +28,8 @@ class Settings:
 
     def __init__(self, *, quick: bool = False, batch: int = 128,
                  models: Sequence[str] | None = None, ops: bool = True, conv_parts: bool = True,
-                 torch: bool = True, compare_flag: bool = False, repeats: int | None = None,
+                 torch: bool = True, compare_flag: bool = False,
+                 compare_huge_pages: bool = False, repeats: int | None = None,
                  op_batch: int | None = None, ceiling_size: int = 2048):  # fmt: skip
         from cnnjax.bench.models import MODEL_NAMES
 
@@ -37,6 +40,7 @@ class Settings:
         self.conv_parts = conv_parts
         self.torch = torch
         self.compare_flag = compare_flag
+        self.compare_huge_pages = compare_huge_pages
         self.repeats = repeats if repeats is not None else (3 if quick else 10)
         self.op_batch = op_batch if op_batch is not None else (32 if quick else batch)
         self.ceiling_size = ceiling_size
@@ -97,6 +101,9 @@ def run_benchmark(s: Settings, *, log: TextIO | None = sys.stderr) -> dict:
                 doc["conv_parts"].append(row)
     doc["models"] = _run_models(s, doc["ceiling"], torch_version, log) if s.models else None
     doc["flag_comparison"] = _flag_comparison(s, doc["models"], log) if s.compare_flag else None
+    doc["huge_pages_comparison"] = (
+        _huge_pages_comparison(s, doc["models"], log) if s.compare_huge_pages else None
+    )
     doc["wall_s"] = time.perf_counter() - start
     return doc
 
@@ -131,18 +138,37 @@ def _flag_comparison(s: Settings, models: list[dict] | None, log) -> list[dict] 
     env = dict(os.environ)
     env[OPT_OUT_ENV] = "0"
     env["XLA_FLAGS"] = env["XLA_FLAGS"].replace(FAST_CONV_FLAG, "").strip()
+    return _child_comparison(s, models, env, "flag", log)
+
+
+def _huge_pages_comparison(s: Settings, models: list[dict] | None, log) -> list[dict] | None:
+    """Re-run the model steps in a child process without host huge pages (glibc reads its
+    tunables only at start-up) and pair its hand-step times with this run's."""
+    tunables = os.environ.get("GLIBC_TUNABLES", "")
+    if not models or HUGE_PAGES_TUNABLE not in tunables:
+        _say(log, "huge-pages comparison skipped: this run does not have them")
+        return None
+    env = dict(os.environ)
+    env[HUGE_PAGES_ENV] = "0"
+    rest = [t for t in tunables.split(":") if t and t != HUGE_PAGES_TUNABLE]
+    env["GLIBC_TUNABLES"] = ":".join(rest)
+    return _child_comparison(s, models, env, "huge pages", log)
+
+
+def _child_comparison(s: Settings, models: list[dict], env: dict, what: str, log) -> list[dict]:
+    """The hand-step times of this run against a ``cnnjax bench`` child run under ``env``."""
     with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "noflag.json")
+        out = os.path.join(tmp, "child.json")
         cmd = [sys.executable, "-m", "cnnjax", "bench", "--skip-ops", "--no-torch",
                "--batch", str(s.batch), "--repeats", str(s.repeats), "--json", out,
                "--models", ",".join(s.models)]  # fmt: skip
-        _say(log, "flag comparison: child process without the flag")
+        _say(log, f"{what} comparison: child process without them")
         subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
         with open(out) as f:
             other = {r["name"]: r for r in json.load(f)["models"]}
     return [
-        {"name": r["name"], "with_flag_ms": r["hand_step_ms"],
-         "without_flag_ms": other[r["name"]]["hand_step_ms"],
+        {"name": r["name"], "with_ms": r["hand_step_ms"],
+         "without_ms": other[r["name"]]["hand_step_ms"],
          "speedup": other[r["name"]]["hand_step_ms"] / r["hand_step_ms"]}
         for r in models
     ]  # fmt: skip

@@ -2,7 +2,9 @@
 
 Prints the tables on stdout (progress on stderr) and writes the JSON with ``--json PATH``.
 The CLI has already set the fast-convolution flag where it is known to be safe
-(``CNNJAX_FAST_CONV=0`` opts out); ``--compare-flag`` re-runs the model steps without it.
+(``CNNJAX_FAST_CONV=0`` opts out); ``--compare-flag`` re-runs the model steps without it. Likewise
+the ``cnnjax`` executable runs with host huge pages (``CNNJAX_HUGE_PAGES=0`` opts out), and
+``--compare-huge-pages`` re-runs the model steps without them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also time the model steps without the fast-convolution flag",
     )
+    parser.add_argument(
+        "--compare-huge-pages",
+        action="store_true",
+        help="also time the model steps without host huge pages",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings(
         quick=args.quick, batch=args.batch, models=models, ops=not args.skip_ops,
         conv_parts=not args.skip_ops, torch=not args.no_torch,
-        compare_flag=args.compare_flag, repeats=args.repeats,
+        compare_flag=args.compare_flag, compare_huge_pages=args.compare_huge_pages,
+        repeats=args.repeats,
     )  # fmt: skip
     doc = run_benchmark(settings)
     print(format_report(doc))
