@@ -2,7 +2,9 @@
 
 The JSON (``SCHEMA``) holds ``environment``, ``ceiling``, ``ops``, ``conv_parts``, ``models``,
 ``flag_comparison`` and ``huge_pages_comparison`` (each a list of flat rows, or ``None`` when
-skipped) and ``wall_s``.
+skipped) and ``wall_s``. Version 2: the comparison rows' keys are ``with_ms`` and ``without_ms``
+(version 1's flag rows had ``with_flag_ms`` and ``without_flag_ms``), and
+``huge_pages_comparison`` and ``environment.huge_pages`` are new.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 __all__ = ["SCHEMA", "environment", "format_report", "write_json"]
 
-SCHEMA = "cnnjax-bench/1"
+SCHEMA = "cnnjax-bench/2"
 
 
 def environment(*, quick: bool, batch: int, torch_version: str | None) -> dict:
