@@ -142,9 +142,11 @@ def relaunch_with_huge_pages() -> None:
     and frees them after it; glibc serves blocks that large with ``mmap`` and returns them with
     ``munmap``, so each step faulted its temp memory in again: 51,410 4-KiB page faults a
     vgg_small step, 59,290 a resnet20 step. With ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1``
-    glibc advises the kernel to back those blocks with 2-MiB pages: about 700 faults, and the
-    steps ran 10–20% faster (vgg_small 810-830 -> 728-747 ms, resnet20 396-442 -> 345-347 ms,
-    lenet5 unchanged: alternating runs, 2 cores). glibc reads its tunables only when a process
+    glibc advises the kernel to back those blocks with 2-MiB pages: about 700 faults. On 2
+    cores, fastest step of alternating processes: vgg_small 743-811 -> 696-737 ms, resnet20
+    369-405 -> 317-337 ms; ``cnnjax bench --compare-huge-pages`` in two runs: 1.02-1.07x and
+    1.03-1.21x; lenet5 and digits_cnn, which fault nothing back in, unchanged. glibc reads its
+    tunables only when a process
     starts, hence the relaunch: ``os.execve`` of the same interpreter with the same arguments
     (``sys.orig_argv``) and the tunable added, before anything else has run.
 
