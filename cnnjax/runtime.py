@@ -146,9 +146,9 @@ def relaunch_with_huge_pages() -> None:
     cores, fastest step of alternating processes: vgg_small 743-811 -> 696-737 ms, resnet20
     369-405 -> 317-337 ms; ``cnnjax bench --compare-huge-pages`` in two runs: 1.02-1.07x and
     1.03-1.21x; lenet5 and digits_cnn, which fault nothing back in, unchanged. glibc reads its
-    tunables only when a process
-    starts, hence the relaunch: ``os.execve`` of the same interpreter with the same arguments
-    (``sys.orig_argv``) and the tunable added, before anything else has run.
+    tunables only when a process starts, hence the relaunch: ``os.execve`` of the same
+    interpreter with the same arguments (``sys.orig_argv``) and the tunable added, before
+    anything else has run.
 
     Does nothing when :func:`huge_pages_environment` says no relaunch is due (opt out with
     ``CNNJAX_HUGE_PAGES=0``), when JAX has started already, or when the interpreter's command
