@@ -26,7 +26,8 @@ FAST_CONV_FLAG = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution
 # jaxlib release prefixes on which the flag was checked to be accepted and to help.
 KNOWN_FLAG_VERSIONS = ("0.10.",)
 OPT_OUT_ENV = "CNNJAX_FAST_CONV"
-HUGE_PAGES_TUNABLE = "glibc.malloc.hugetlb=1"
+_HUGETLB = "glibc.malloc.hugetlb"  # the tunable's name; any value there is the user's choice
+HUGE_PAGES_TUNABLE = f"{_HUGETLB}=1"
 HUGE_PAGES_ENV = "CNNJAX_HUGE_PAGES"
 _THP_SETTING = "/sys/kernel/mm/transparent_hugepage/enabled"
 
@@ -73,7 +74,7 @@ def configure_fast_cpu_convolutions(enable: bool | None = None) -> bool:
 
 def huge_pages_status() -> str:
     """One line saying whether this process runs with :data:`HUGE_PAGES_TUNABLE`."""
-    if "glibc.malloc.hugetlb" in os.environ.get("GLIBC_TUNABLES", ""):
+    if _HUGETLB in os.environ.get("GLIBC_TUNABLES", ""):
         return f"host huge pages on (GLIBC_TUNABLES={os.environ['GLIBC_TUNABLES']})"
     if os.environ.get(HUGE_PAGES_ENV, "1") == "0":
         return f"host huge pages off ({HUGE_PAGES_ENV}=0)"
@@ -124,7 +125,7 @@ def huge_pages_environment(
     if env.get(HUGE_PAGES_ENV, "1") == "0":
         return None
     tunables = env.get("GLIBC_TUNABLES", "")
-    if "glibc.malloc.hugetlb" in tunables:
+    if _HUGETLB in tunables:
         return None
     version = _glibc_version() if glibc == "detect" else glibc
     if version is None or version < (2, 35):
