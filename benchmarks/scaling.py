@@ -89,8 +89,20 @@ def run_one(n: int, args: argparse.Namespace) -> dict:
 
     env = force_host_device_env(n) if args.platform == "cpu" else dict(os.environ)
     env["JAX_PLATFORMS"] = args.platform if args.platform == "cpu" else "cuda"
-    argv = [sys.executable, __file__, "--worker", str(n), "--batch", str(args.batch), "--steps",
-            str(args.steps), "--warmup", str(args.warmup), "--grad", args.grad]  # fmt: skip
+    argv = [
+        sys.executable,
+        __file__,
+        "--worker",
+        str(n),
+        "--batch",
+        str(args.batch),
+        "--steps",
+        str(args.steps),
+        "--warmup",
+        str(args.warmup),
+        "--grad",
+        args.grad,
+    ]
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=args.timeout)
     if proc.returncode != 0:
         return {"devices": n, "error": proc.stderr.strip().splitlines()[-1:]}
@@ -136,8 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print(table(rows))
     if args.platform == "cpu":
-        print("(forced host devices share the same cores: this shows sharding overhead, "
-              "not speed-up)")  # fmt: skip
+        print(
+            "(forced host devices share the same cores: this shows sharding overhead, not speed-up)"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps({"header": header, "rows": rows}, indent=2) + "\n")
     return 0

@@ -101,9 +101,11 @@ def initialize(config) -> bool:
         counts[key] = value
     if _backends_started():
         raise ConfigError(
-            src, "distributed", "jax.distributed.initialize must run before JAX computes "
-            "anything; start the run in a fresh process"
-        )  # fmt: skip
+            src,
+            "distributed",
+            "jax.distributed.initialize must run before JAX computes "
+            "anything; start the run in a fresh process",
+        )
     jax.distributed.initialize(address, counts["num_processes"], counts["process_id"])
     return jax.process_count() > 1
 
@@ -181,10 +183,12 @@ def make_placement(devices: int | str = 1, source: str = "<config>") -> Placemen
     else:
         if devices > len(available) or devices % procs:
             raise ConfigError(
-                source, "train.devices", f"is {devices} but this run has {len(available)} "
+                source,
+                "train.devices",
+                f"is {devices} but this run has {len(available)} "
                 f"device(s) over {procs} process(es); use a multiple of {procs} up to "
-                f"{len(available)}, or \"all\""
-            )  # fmt: skip
+                f'{len(available)}, or "all"',
+            )
         per = devices // procs
         chosen = [d for p in range(procs) for d in _process_devices(available, p)[:per]]
     chosen.sort(key=lambda d: (d.process_index, d.id))
@@ -202,10 +206,12 @@ def check_batch_size(batch_size: int, placement: Placement, source: str = "<conf
     n = placement.num_devices
     if batch_size % n:
         raise ConfigError(
-            source, "train.batch_size", f"is {batch_size}, which the {n} devices of "
+            source,
+            "train.batch_size",
+            f"is {batch_size}, which the {n} devices of "
             f"`train.devices` do not divide; use a multiple of {n} (each device gets "
-            f"batch_size / {n} examples)"
-        )  # fmt: skip
+            f"batch_size / {n} examples)",
+        )
 
 
 def to_host(tree: Any) -> Any:

@@ -97,11 +97,18 @@ def compiled_steps(
     notebook or a test suite that trains the same experiment twice skip the second compilation.
     """
     key = json.dumps(
-        [config.model.name, exp.num_classes, config.train.grad, config.train.label_smoothing,
-         cfgmod.to_dict(config.optimizer), exp.steps_per_epoch, config.train.epochs,
-         placement and placement.key],
+        [
+            config.model.name,
+            exp.num_classes,
+            config.train.grad,
+            config.train.label_smoothing,
+            cfgmod.to_dict(config.optimizer),
+            exp.steps_per_epoch,
+            config.train.epochs,
+            placement and placement.key,
+        ],
         sort_keys=True,
-    )  # fmt: skip
+    )
     if key not in _STEP_CACHE:
         if len(_STEP_CACHE) >= 8:
             _STEP_CACHE.pop(next(iter(_STEP_CACHE)))

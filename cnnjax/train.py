@@ -87,9 +87,11 @@ def build_experiment(config: ExperimentConfig) -> Experiment:
     want = tuple(nn.zoo.INPUT_SHAPES[name])
     if image_shape != want:
         raise ConfigError(
-            src, "model.name", f"model {name!r} expects images of shape {want} but data "
-            f"{config.data.name!r} has {image_shape}; pick a matching model or data set"
-        )  # fmt: skip
+            src,
+            "model.name",
+            f"model {name!r} expects images of shape {want} but data "
+            f"{config.data.name!r} has {image_shape}; pick a matching model or data set",
+        )
     num_classes = config.model.num_classes or int(data.num_classes)
     if num_classes < data.num_classes:
         raise ConfigError(
@@ -109,9 +111,16 @@ def build_experiment(config: ExperimentConfig) -> Experiment:
     except (ValueError, TypeError) as e:  # e.g. a schedule's decay_steps resolved to 0
         raise ConfigError(src, "optimizer", f"optax refused the arguments: {e}") from None
     return Experiment(
-        data, model, ops if config.train.grad == "hand" else reference, optimizer,
-        params, state, optimizer.init(params), num_classes, steps_per_epoch,
-    )  # fmt: skip
+        data,
+        model,
+        ops if config.train.grad == "hand" else reference,
+        optimizer,
+        params,
+        state,
+        optimizer.init(params),
+        num_classes,
+        steps_per_epoch,
+    )
 
 
 def _data_file_key(options: Mapping[str, Any], message: str) -> str:
@@ -164,9 +173,14 @@ def train_epoch(exp: Experiment, config, carry, epoch: int, *, train_step, place
     losses, accs, checked, images = [], [], 0, 0
     start = time.perf_counter()
     batches = host_batches(
-        exp.data.train_images, exp.data.train_labels, t.batch_size, placement,
-        seed=config.seed, epoch=epoch, augment=config.data.augment,
-    )  # fmt: skip
+        exp.data.train_images,
+        exp.data.train_labels,
+        t.batch_size,
+        placement,
+        seed=config.seed,
+        epoch=epoch,
+        augment=config.data.augment,
+    )
     for step, (x, y) in enumerate(batches):
         key = placement.replicate(step_key(config.seed, epoch, step))
         x, y = placement.from_local(x, t.batch_size), placement.from_local(y, t.batch_size)
@@ -246,17 +260,26 @@ def train_and_evaluate(
             exp, config, carry, epoch, train_step=train_step, placement=placement
         )
         test_loss, test_acc = evaluate(
-            eval_step, carry[0], carry[1], d.test_images, d.test_labels,
-            config.train.eval_batch_size, placement,
-        )  # fmt: skip
+            eval_step,
+            carry[0],
+            carry[1],
+            d.test_images,
+            d.test_labels,
+            config.train.eval_batch_size,
+            placement,
+        )
         record = {"epoch": epoch, "epochs": config.train.epochs, **record}
         record.update(test_loss=test_loss, test_accuracy=test_acc)
         record["epoch_seconds"] = time.perf_counter() - epoch_start
         history.append(record)
         trees = dict(zip(("params", "state", "opt_state"), distributed.to_host(carry), strict=True))
         if main:
-            meta = {"epoch": epoch, "history": history, "config": cfgmod.to_dict(config),
-                    "normalization": {"mean": list(d.mean), "std": list(d.std)}}  # fmt: skip
+            meta = {
+                "epoch": epoch,
+                "history": history,
+                "config": cfgmod.to_dict(config),
+                "normalization": {"mean": list(d.mean), "std": list(d.std)},
+            }
             save_checkpoint(out / CHECKPOINT, trees, meta)
             write_metrics(out / "metrics.jsonl", history)
         if verbose:
@@ -360,8 +383,16 @@ def evaluate_checkpoint(config: ExperimentConfig, path: str | Path) -> dict[str,
     params, state = (jax.tree.map(jnp.asarray, trees[k]) for k in templates)
     d = exp.data
     loss, acc = evaluate(
-        make_eval_step(exp.model, exp.ops), params, state, d.test_images, d.test_labels,
+        make_eval_step(exp.model, exp.ops),
+        params,
+        state,
+        d.test_images,
+        d.test_labels,
         config.train.eval_batch_size,
-    )  # fmt: skip
-    return {"test_loss": loss, "test_accuracy": acc, "epoch": meta.get("epoch"),
-            "num_test": int(d.test_images.shape[0])}  # fmt: skip
+    )
+    return {
+        "test_loss": loss,
+        "test_accuracy": acc,
+        "epoch": meta.get("epoch"),
+        "num_test": int(d.test_images.shape[0]),
+    }

@@ -58,12 +58,21 @@ def test_run_model_tiny_batch(name):
 
 
 def test_run_benchmark_schema_and_report(tmp_path):
-    settings = Settings(quick=True, batch=2, models=("lenet5",), torch=False, repeats=1,
-                        op_batch=2, ceiling_size=64)  # fmt: skip
+    settings = Settings(
+        quick=True, batch=2, models=("lenet5",), torch=False, repeats=1, op_batch=2, ceiling_size=64
+    )
     doc = run_benchmark(settings, log=None)
     assert doc["schema"] == SCHEMA
-    assert {"environment", "ceiling", "ops", "conv_parts", "models", "flag_comparison",
-            "huge_pages_comparison", "wall_s"} <= doc.keys()  # fmt: skip
+    assert {
+        "environment",
+        "ceiling",
+        "ops",
+        "conv_parts",
+        "models",
+        "flag_comparison",
+        "huge_pages_comparison",
+        "wall_s",
+    } <= doc.keys()
     assert doc["flag_comparison"] is None and doc["huge_pages_comparison"] is None
     assert doc["ceiling"]["gflops_best"] > 0
     assert doc["models"][0]["hand_ceiling_fraction"] > 0
@@ -78,7 +87,23 @@ def test_cli_bench_writes_json(tmp_path, capsys):
     from cnnjax.cli import main
 
     path = tmp_path / "b.json"
-    assert main(["bench", "--skip-ops", "--no-torch", "--models", "lenet5", "--batch", "2",
-                 "--repeats", "1", "--json", str(path)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "bench",
+                "--skip-ops",
+                "--no-torch",
+                "--models",
+                "lenet5",
+                "--batch",
+                "2",
+                "--repeats",
+                "1",
+                "--json",
+                str(path),
+            ]
+        )
+        == 0
+    )
     assert "lenet5" in capsys.readouterr().out
     assert json.loads(path.read_text())["ops"] is None

@@ -17,8 +17,13 @@ from cnnjax.config import (
 )
 
 EXPERIMENTS = sorted((Path(__file__).parent.parent / "experiments").glob("*.toml"))
-REQUIRED = {"digits_cnn", "mnist_lenet5", "fashion_mnist_lenet5", "cifar10_vgg_small",
-            "cifar10_resnet20"}  # fmt: skip
+REQUIRED = {
+    "digits_cnn",
+    "mnist_lenet5",
+    "fashion_mnist_lenet5",
+    "cifar10_vgg_small",
+    "cifar10_resnet20",
+}
 
 BASE = """
 name = "t"
@@ -69,9 +74,16 @@ def test_defaults_and_values(tmp_path):
 def test_overrides_are_toml_values_with_bare_word_fallback(tmp_path):
     cfg = load_config(
         write(tmp_path, BASE),
-        ["train.epochs=3", "optimizer.name=sgd", 'train.grad="autodiff"', "optimizer.momentum=0.9",
-         "data.options.limit=10", "data.augment=crop_flip", "output.plot=false"],
-    )  # fmt: skip
+        [
+            "train.epochs=3",
+            "optimizer.name=sgd",
+            'train.grad="autodiff"',
+            "optimizer.momentum=0.9",
+            "data.options.limit=10",
+            "data.augment=crop_flip",
+            "output.plot=false",
+        ],
+    )
     assert cfg.train.epochs == 3 and cfg.train.grad == "autodiff"
     assert cfg.optimizer.name == "sgd" and cfg.optimizer.args == {"momentum": 0.9}
     assert cfg.data.options == {"limit": 10} and cfg.data.augment == "crop_flip"
@@ -155,14 +167,23 @@ def test_impossible_values_name_the_key(tmp_path, override, key):
 def test_schedule_errors(tmp_path):
     sched = '\n[optimizer.schedule]\nname = "cosine_decay_schedule"\ninit_value = 0.1\n'
     # learning rate and schedule together
-    expect_error(tmp_path, BASE + sched + 'decay_steps = 10\n', "optimizer.learning_rate",
-                 match="not both")  # fmt: skip
+    expect_error(
+        tmp_path, BASE + sched + "decay_steps = 10\n", "optimizer.learning_rate", match="not both"
+    )
     text = BASE.replace("learning_rate = 0.001", "") + sched
     expect_error(tmp_path, text, "optimizer.schedule.decay_steps", match="required")
-    expect_error(tmp_path, text + "decay_step = 3\n", "optimizer.schedule.decay_step",
-                 match="unknown argument of optax.cosine_decay_schedule")  # fmt: skip
-    expect_error(tmp_path, text.replace("cosine_decay_schedule", "cosine"),
-                 "optimizer.schedule.name", match="not an optax schedule")  # fmt: skip
+    expect_error(
+        tmp_path,
+        text + "decay_step = 3\n",
+        "optimizer.schedule.decay_step",
+        match="unknown argument of optax.cosine_decay_schedule",
+    )
+    expect_error(
+        tmp_path,
+        text.replace("cosine_decay_schedule", "cosine"),
+        "optimizer.schedule.name",
+        match="not an optax schedule",
+    )
     no_lr = BASE.replace("learning_rate = 0.001", "")
     expect_error(tmp_path, no_lr, "optimizer.learning_rate", match="required")
 

@@ -25,8 +25,13 @@ from cnnjax.metrics import read_metrics
 ROOT = Path(__file__).parent.parent
 DIGITS = ROOT / "experiments" / "digits_cnn.toml"
 # digits_cnn on 128 real digits, 8 steps of 16 an epoch, 2 epochs.
-TINY = ["data.options.limit=128", "train.batch_size=16", "train.epochs=2",
-        "train.eval_batch_size=100", "output.plot=false"]  # fmt: skip
+TINY = [
+    "data.options.limit=128",
+    "train.batch_size=16",
+    "train.epochs=2",
+    "train.eval_batch_size=100",
+    "output.plot=false",
+]
 STEPS = 6
 
 DRIVER = """
@@ -85,8 +90,12 @@ def four_devices(tmp_path_factory):
     out = tmp_path_factory.mktemp("four")
     proc = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(DRIVER), str(DIGITS), str(out), str(STEPS), *TINY],
-        capture_output=True, text=True, timeout=300, env=force_host_device_env(4), cwd=ROOT,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=force_host_device_env(4),
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1]), out
 
@@ -101,8 +110,9 @@ def test_losses_do_not_depend_on_the_device_count(four_devices, grad):
     assert one.shape == (STEPS,) and np.all(np.isfinite(one))
     for n in (2, 4):
         np.testing.assert_allclose(result["losses"][f"{grad}-{n}"], one, rtol=2e-5, atol=0)
-    np.testing.assert_allclose(result["losses"]["hand-4"], result["losses"]["autodiff-1"],
-                               rtol=1e-4)  # fmt: skip
+    np.testing.assert_allclose(
+        result["losses"]["hand-4"], result["losses"]["autodiff-1"], rtol=1e-4
+    )
 
 
 def test_batch_size_the_devices_do_not_divide_and_too_many_devices(four_devices):
@@ -122,8 +132,9 @@ def test_a_4_device_checkpoint_resumes_on_1_device(four_devices):
     single = read_metrics(out / "single" / "metrics.jsonl")
     assert [r["epoch"] for r in resumed] == [1, 2] == [r["epoch"] for r in single]
     for key in ("train_loss", "test_loss", "train_accuracy", "test_accuracy"):
-        np.testing.assert_allclose([r[key] for r in resumed], [r[key] for r in single],
-                                   rtol=1e-4, err_msg=key)  # fmt: skip
+        np.testing.assert_allclose(
+            [r[key] for r in resumed], [r[key] for r in single], rtol=1e-4, err_msg=key
+        )
     assert load_config(out / "resumed" / "config.toml").train.devices == 1
 
 
@@ -142,14 +153,29 @@ def test_two_processes_on_localhost_agree_with_one(four_devices, tmp_path):
     procs = []
     for pid in (0, 1):
         env = force_host_device_env(2)
-        env.update(JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES="2",
-                   JAX_PROCESS_ID=str(pid))  # fmt: skip
-        argv = [sys.executable, "-m", "cnnjax", "train", str(DIGITS), "--out",
-                str(tmp_path / f"p{pid}"), "--set", 'train.devices="all"']  # fmt: skip
+        env.update(
+            JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}",
+            JAX_NUM_PROCESSES="2",
+            JAX_PROCESS_ID=str(pid),
+        )
+        argv = [
+            sys.executable,
+            "-m",
+            "cnnjax",
+            "train",
+            str(DIGITS),
+            "--out",
+            str(tmp_path / f"p{pid}"),
+            "--set",
+            'train.devices="all"',
+        ]
         for item in TINY:
             argv += ["--set", item]
-        procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True, env=env, cwd=ROOT))  # fmt: skip
+        procs.append(
+            subprocess.Popen(
+                argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+            )
+        )
     results = []
     for p in procs:
         try:
@@ -169,8 +195,9 @@ def test_two_processes_on_localhost_agree_with_one(four_devices, tmp_path):
     got = read_metrics(tmp_path / "p0" / "metrics.jsonl")
     single = read_metrics(out / "single" / "metrics.jsonl")
     for key in ("train_loss", "test_loss", "train_accuracy", "test_accuracy"):
-        np.testing.assert_allclose([r[key] for r in got], [r[key] for r in single],
-                                   rtol=1e-4, err_msg=key)  # fmt: skip
+        np.testing.assert_allclose(
+            [r[key] for r in got], [r[key] for r in single], rtol=1e-4, err_msg=key
+        )
 
 
 def test_devices_config_key_and_flags():

@@ -20,8 +20,9 @@ def test_huge_pages_environment_adds_the_tunable():
 
 
 def test_huge_pages_environment_keeps_the_users_other_tunables():
-    env = huge_pages_environment({"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"}, glibc=GLIBC,
-                                 thp=True)  # fmt: skip
+    env = huge_pages_environment(
+        {"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"}, glibc=GLIBC, thp=True
+    )
     assert env["GLIBC_TUNABLES"] == f"glibc.malloc.arena_max=2:{HUGE_PAGES_TUNABLE}"
 
 
@@ -42,9 +43,12 @@ def test_no_relaunch_is_due(environ, glibc, thp):
 
 @pytest.mark.parametrize(
     "setting, available",
-    [("always [madvise] never\n", True), ("[always] madvise never\n", True),
-     ("always madvise [never]\n", False)],
-)  # fmt: skip
+    [
+        ("always [madvise] never\n", True),
+        ("[always] madvise never\n", True),
+        ("always madvise [never]\n", False),
+    ],
+)
 def test_thp_setting_is_read_from_the_kernel_file(tmp_path, setting, available):
     path = tmp_path / "enabled"
     path.write_text(setting)
@@ -56,8 +60,14 @@ def _child(code: str, **env: str) -> str:
     """Run ``code`` in a fresh interpreter and return its stdout."""
     full_env = {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", HUGE_PAGES_ENV)}
     full_env.update(env)
-    done = subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True,
-                          text=True, timeout=120, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return done.stdout.strip()
 
 
@@ -75,8 +85,11 @@ def test_relaunch_reexecutes_with_the_tunable_where_it_applies():
     out = _child(RELAUNCH).splitlines()
     if due:
         # the first process printed "start" and was replaced; the second printed it again
-        assert out == ["start", "start", f"{HUGE_PAGES_TUNABLE} | host huge pages on "
-                                         f"(GLIBC_TUNABLES={HUGE_PAGES_TUNABLE})"]  # fmt: skip
+        assert out == [
+            "start",
+            "start",
+            f"{HUGE_PAGES_TUNABLE} | host huge pages on (GLIBC_TUNABLES={HUGE_PAGES_TUNABLE})",
+        ]
     else:
         assert out[0] == "start" and out[1].startswith(" | host huge pages off")
 

@@ -24,10 +24,26 @@ from cnnjax.train import NonFiniteLossError, build_experiment, train_and_evaluat
 ROOT = Path(__file__).parent.parent
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.toml"))
 DIGITS = ROOT / "experiments" / "digits_cnn.toml"
-METRIC_KEYS = {"epoch", "epochs", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
-               "steps", "images_per_second", "train_seconds", "epoch_seconds"}  # fmt: skip
-SUMMARY_KEYS = {"test_accuracy", "test_loss", "epochs", "wall_seconds", "images_per_second",
-                "config"}  # fmt: skip
+METRIC_KEYS = {
+    "epoch",
+    "epochs",
+    "train_loss",
+    "train_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "steps",
+    "images_per_second",
+    "train_seconds",
+    "epoch_seconds",
+}
+SUMMARY_KEYS = {
+    "test_accuracy",
+    "test_loss",
+    "epochs",
+    "wall_seconds",
+    "images_per_second",
+    "config",
+}
 
 
 def synthetic(shape, *, num_train, num_test, batch, epochs=1, seed=None):
@@ -112,8 +128,10 @@ def test_resume_after_kill_ends_with_the_uninterrupted_metrics(reference_run, tm
     out = tmp_path / "run"
     proc = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(KILLED_RUN), str(DIGITS), str(out), *TINY],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert len(read_metrics(out / "metrics.jsonl")) == 1
     assert not (out / "summary.json").exists()
@@ -267,8 +285,9 @@ def test_hand_and_autodiff_losses_agree_for_20_steps():
 
 def test_missing_data_folder_names_the_file_and_the_key(tmp_path):
     missing = tmp_path / "no-mnist"
-    config = load_config(ROOT / "experiments" / "mnist_lenet5.toml",
-                         [f'data.options.path="{missing}"'])  # fmt: skip
+    config = load_config(
+        ROOT / "experiments" / "mnist_lenet5.toml", [f'data.options.path="{missing}"']
+    )
     with pytest.raises(ConfigError, match=r"`data.options.path`: .*no-mnist.* is not a folder"):
         build_experiment(config)
 

@@ -53,24 +53,33 @@ def op_cases(batch: int = 128, *, quick: bool = False) -> list[OpCase]:
         _conv_case("3x3s2-32x32-16to32", n, 32, 16, 32, 3, stride=2, padding="SAME"),
         _conv_case("1x1s2-16x16-32to64", n, 16, 32, 64, 1, stride=2),
         _conv_case("5x5-28x28-1to6", n, 28, 1, 6, 5, padding="SAME"),
-        OpCase("max_pool2d-2x2-32x32x64", ((n, 32, 32, 64),),
-               lambda ops, x: ops.max_pool2d(x, 2)),
-        OpCase("avg_pool2d-2x2-32x32x64", ((n, 32, 32, 64),),
-               lambda ops, x: ops.avg_pool2d(x, 2)),
-        OpCase("global_avg_pool2d-8x8x64", ((n, 8, 8, 64),),
-               lambda ops, x: ops.global_avg_pool2d(x)),
-        OpCase("batch_norm-32x32x64", ((n, 32, 32, 64), (64,), (64,)),
-               lambda ops, x, s, b: ops.batch_norm(x, s, b)[0]),
-        OpCase("dense-4096to256", ((n, 4096), (4096, 256), (256,)),
-               lambda ops, x, w, b: ops.dense(x, w, b)),
-        OpCase("softmax_cross_entropy-10", ((n, 10),),
-               lambda ops, z, y: ops.softmax_cross_entropy(z, y), labels=10),
+        OpCase("max_pool2d-2x2-32x32x64", ((n, 32, 32, 64),), lambda ops, x: ops.max_pool2d(x, 2)),
+        OpCase("avg_pool2d-2x2-32x32x64", ((n, 32, 32, 64),), lambda ops, x: ops.avg_pool2d(x, 2)),
+        OpCase(
+            "global_avg_pool2d-8x8x64", ((n, 8, 8, 64),), lambda ops, x: ops.global_avg_pool2d(x)
+        ),
+        OpCase(
+            "batch_norm-32x32x64",
+            ((n, 32, 32, 64), (64,), (64,)),
+            lambda ops, x, s, b: ops.batch_norm(x, s, b)[0],
+        ),
+        OpCase(
+            "dense-4096to256",
+            ((n, 4096), (4096, 256), (256,)),
+            lambda ops, x, w, b: ops.dense(x, w, b),
+        ),
+        OpCase(
+            "softmax_cross_entropy-10",
+            ((n, 10),),
+            lambda ops, z, y: ops.softmax_cross_entropy(z, y),
+            labels=10,
+        ),
         OpCase("relu-32x32x64", ((n, 32, 32, 64),), lambda ops, x: ops.relu(x)),
         OpCase("gelu-32x32x64", ((n, 32, 32, 64),), lambda ops, x: ops.gelu(x)),
         OpCase("elu-32x32x64", ((n, 32, 32, 64),), lambda ops, x: ops.elu(x)),
         OpCase("sigmoid-32x32x64", ((n, 32, 32, 64),), lambda ops, x: ops.sigmoid(x)),
         OpCase("tanh-32x32x64", ((n, 32, 32, 64),), lambda ops, x: ops.tanh(x)),
-    ]  # fmt: skip
+    ]
     if quick:
         keep = (
             "conv2d-3x3-32x32-64to64",

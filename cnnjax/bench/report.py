@@ -57,14 +57,16 @@ def _mib(v: int | None) -> str:
 
 
 def _table(title: str, header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(header)]  # fmt: skip
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
+    ]
     line = lambda cells: "  ".join(  # noqa: E731
         c.ljust(w) if i == 0 else c.rjust(w)
         for i, (c, w) in enumerate(zip(cells, widths, strict=True))
     )
-    return "\n".join([title, line(header), line(["-" * w for w in widths]),
-                      *(line(r) for r in rows)])  # fmt: skip
+    return "\n".join(
+        [title, line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+    )
 
 
 def format_report(doc: dict) -> str:
@@ -82,13 +84,24 @@ def format_report(doc: dict) -> str:
             f"{ceil['gflops_median']:.1f} median"
         )
     if doc.get("ops"):
-        rows = [[r["name"], _fmt(r["hand_ms"], ".2f"), _fmt(r["autodiff_ms"], ".2f"),
-                 _fmt(r["ratio"], ".2f"), _mib(r["hand_temp_bytes"]),
-                 _mib(r["autodiff_temp_bytes"])] for r in doc["ops"]]  # fmt: skip
-        parts.append(_table(
-            "per op: jitted forward+backward, median ms (ratio = hand / autodiff)",
-            ["op", "hand ms", "autodiff ms", "ratio", "hand temp MiB", "autodiff temp MiB"],
-            rows))  # fmt: skip
+        rows = [
+            [
+                r["name"],
+                _fmt(r["hand_ms"], ".2f"),
+                _fmt(r["autodiff_ms"], ".2f"),
+                _fmt(r["ratio"], ".2f"),
+                _mib(r["hand_temp_bytes"]),
+                _mib(r["autodiff_temp_bytes"]),
+            ]
+            for r in doc["ops"]
+        ]
+        parts.append(
+            _table(
+                "per op: jitted forward+backward, median ms (ratio = hand / autodiff)",
+                ["op", "hand ms", "autodiff ms", "ratio", "hand temp MiB", "autodiff temp MiB"],
+                rows,
+            )
+        )
     if doc.get("conv_parts"):
         rows = [
             [
@@ -111,30 +124,68 @@ def format_report(doc: dict) -> str:
     if doc.get("models"):
         rows = []
         for r in doc["models"]:
-            rows.append([
-                r["name"], _fmt(r.get("hand_images_per_s"), ".0f"),
-                _fmt(r.get("autodiff_images_per_s"), ".0f"), _fmt(r.get("ratio"), ".2f"),
-                _mib(r.get("hand_temp_bytes")), _mib(r.get("autodiff_temp_bytes")),
-                _fmt(r.get("temp_ratio"), ".2f"),
-                _fmt(r.get("hand_compile_s"), ".1f"), _fmt(r.get("autodiff_compile_s"), ".1f"),
-                _fmt(r.get("gflop_per_step"), ".2f"), _fmt(r.get("hand_gflops"), ".1f"),
-                _fmt(r.get("hand_ceiling_fraction"), ".0%"),
-                _fmt(r.get("torch_images_per_s"), ".0f"), _fmt(r.get("torch_ratio"), ".2f"),
-            ])  # fmt: skip
-        parts.append(_table(
-            "train step (forward, backward, optax SGD-momentum update): images/s, medians "
-            "(ratio = hand / autodiff step time; vs torch = hand images/s / torch images/s)",
-            ["model", "hand img/s", "autodiff img/s", "ratio", "hand temp MiB",
-             "autodiff temp MiB", "temp ratio", "hand compile s", "autodiff compile s",
-             "GFLOP/step", "hand GFLOP/s", "of ceiling", "torch img/s", "vs torch"],
-            rows))  # fmt: skip
-    for key, what in (("flag_comparison", "the fast-convolution flag"),
-                      ("huge_pages_comparison", "host huge pages")):  # fmt: skip
+            rows.append(
+                [
+                    r["name"],
+                    _fmt(r.get("hand_images_per_s"), ".0f"),
+                    _fmt(r.get("autodiff_images_per_s"), ".0f"),
+                    _fmt(r.get("ratio"), ".2f"),
+                    _mib(r.get("hand_temp_bytes")),
+                    _mib(r.get("autodiff_temp_bytes")),
+                    _fmt(r.get("temp_ratio"), ".2f"),
+                    _fmt(r.get("hand_compile_s"), ".1f"),
+                    _fmt(r.get("autodiff_compile_s"), ".1f"),
+                    _fmt(r.get("gflop_per_step"), ".2f"),
+                    _fmt(r.get("hand_gflops"), ".1f"),
+                    _fmt(r.get("hand_ceiling_fraction"), ".0%"),
+                    _fmt(r.get("torch_images_per_s"), ".0f"),
+                    _fmt(r.get("torch_ratio"), ".2f"),
+                ]
+            )
+        parts.append(
+            _table(
+                "train step (forward, backward, optax SGD-momentum update): images/s, medians "
+                "(ratio = hand / autodiff step time; vs torch = hand images/s / torch images/s)",
+                [
+                    "model",
+                    "hand img/s",
+                    "autodiff img/s",
+                    "ratio",
+                    "hand temp MiB",
+                    "autodiff temp MiB",
+                    "temp ratio",
+                    "hand compile s",
+                    "autodiff compile s",
+                    "GFLOP/step",
+                    "hand GFLOP/s",
+                    "of ceiling",
+                    "torch img/s",
+                    "vs torch",
+                ],
+                rows,
+            )
+        )
+    for key, what in (
+        ("flag_comparison", "the fast-convolution flag"),
+        ("huge_pages_comparison", "host huge pages"),
+    ):
         if doc.get(key):
-            rows = [[r["name"], _fmt(r["with_ms"], ".1f"), _fmt(r["without_ms"], ".1f"),
-                     _fmt(r["speedup"], ".2f")] for r in doc[key]]  # fmt: skip
-            parts.append(_table(f"hand step with / without {what}, median ms",
-                                ["model", "with ms", "without ms", "speed-up"], rows))  # fmt: skip
+            rows = [
+                [
+                    r["name"],
+                    _fmt(r["with_ms"], ".1f"),
+                    _fmt(r["without_ms"], ".1f"),
+                    _fmt(r["speedup"], ".2f"),
+                ]
+                for r in doc[key]
+            ]
+            parts.append(
+                _table(
+                    f"hand step with / without {what}, median ms",
+                    ["model", "with ms", "without ms", "speed-up"],
+                    rows,
+                )
+            )
     parts.append(f"total {doc.get('wall_s', 0):.0f} s")
     return "\n\n".join(parts)
 

@@ -26,11 +26,21 @@ class Settings:
     """What to run. ``quick``: a ~2-minute subset (fewer op cases at batch 32, fewer repeats,
     one conv breakdown); the model steps always run at ``batch``."""
 
-    def __init__(self, *, quick: bool = False, batch: int = 128,
-                 models: Sequence[str] | None = None, ops: bool = True, conv_parts: bool = True,
-                 torch: bool = True, compare_flag: bool = False,
-                 compare_huge_pages: bool = False, repeats: int | None = None,
-                 op_batch: int | None = None, ceiling_size: int = 2048):  # fmt: skip
+    def __init__(
+        self,
+        *,
+        quick: bool = False,
+        batch: int = 128,
+        models: Sequence[str] | None = None,
+        ops: bool = True,
+        conv_parts: bool = True,
+        torch: bool = True,
+        compare_flag: bool = False,
+        compare_huge_pages: bool = False,
+        repeats: int | None = None,
+        op_batch: int | None = None,
+        ceiling_size: int = 2048,
+    ):
         from cnnjax.bench.models import MODEL_NAMES
 
         self.quick = quick
@@ -69,9 +79,10 @@ def run_benchmark(s: Settings, *, log: TextIO | None = sys.stderr) -> dict:
 
     start = time.perf_counter()
     torch_version = _torch_available(s.torch)
-    doc: dict[str, Any] = {"schema": SCHEMA,
-                           "environment": environment(quick=s.quick, batch=s.batch,
-                                                      torch_version=torch_version)}  # fmt: skip
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "environment": environment(quick=s.quick, batch=s.batch, torch_version=torch_version),
+    }
     _say(log, "ceiling: float32 matmul")
     doc["ceiling"] = matmul_ceiling(s.ceiling_size, repeats=max(s.repeats, 5))
     doc["ops"] = doc["conv_parts"] = None
@@ -159,16 +170,32 @@ def _child_comparison(s: Settings, models: list[dict], env: dict, what: str, log
     """The hand-step times of this run against a ``cnnjax bench`` child run under ``env``."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "child.json")
-        cmd = [sys.executable, "-m", "cnnjax", "bench", "--skip-ops", "--no-torch",
-               "--batch", str(s.batch), "--repeats", str(s.repeats), "--json", out,
-               "--models", ",".join(s.models)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "cnnjax",
+            "bench",
+            "--skip-ops",
+            "--no-torch",
+            "--batch",
+            str(s.batch),
+            "--repeats",
+            str(s.repeats),
+            "--json",
+            out,
+            "--models",
+            ",".join(s.models),
+        ]
         _say(log, f"{what} comparison: child process without them")
         subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
         with open(out) as f:
             other = {r["name"]: r for r in json.load(f)["models"]}
     return [
-        {"name": r["name"], "with_ms": r["hand_step_ms"],
-         "without_ms": other[r["name"]]["hand_step_ms"],
-         "speedup": other[r["name"]]["hand_step_ms"] / r["hand_step_ms"]}
+        {
+            "name": r["name"],
+            "with_ms": r["hand_step_ms"],
+            "without_ms": other[r["name"]]["hand_step_ms"],
+            "speedup": other[r["name"]]["hand_step_ms"] / r["hand_step_ms"],
+        }
         for r in models
-    ]  # fmt: skip
+    ]

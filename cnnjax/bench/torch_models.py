@@ -22,21 +22,23 @@ def available() -> bool:
 
 
 def _conv_bn_relu(nn, c_in: int, c_out: int, k: int = 3, stride: int = 1) -> list[Any]:
-    return [nn.Conv2d(c_in, c_out, k, stride, k // 2, bias=False), nn.BatchNorm2d(c_out),
-            nn.ReLU()]  # fmt: skip
+    return [nn.Conv2d(c_in, c_out, k, stride, k // 2, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
 
 
 def _resnet20(torch, nn) -> Any:
     class Block(nn.Module):
         def __init__(self, c_in, c_out, stride):
             super().__init__()
-            self.main = nn.Sequential(*_conv_bn_relu(nn, c_in, c_out, 3, stride),
-                                      nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False),
-                                      nn.BatchNorm2d(c_out))  # fmt: skip
+            self.main = nn.Sequential(
+                *_conv_bn_relu(nn, c_in, c_out, 3, stride),
+                nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False),
+                nn.BatchNorm2d(c_out),
+            )
             self.short = nn.Identity()
             if stride != 1 or c_in != c_out:
-                self.short = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False),
-                                           nn.BatchNorm2d(c_out))  # fmt: skip
+                self.short = nn.Sequential(
+                    nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)
+                )
 
         def forward(self, x):
             return torch.relu(self.main(x) + self.short(x))
@@ -56,22 +58,43 @@ def build_model(name: str) -> Any:
     from torch import nn
 
     if name == "digits_cnn":
-        return nn.Sequential(*_conv_bn_relu(nn, 1, 32), *_conv_bn_relu(nn, 32, 64),
-                             nn.MaxPool2d(2), *_conv_bn_relu(nn, 64, 128),
-                             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3),
-                             nn.Linear(128, 10))  # fmt: skip
+        return nn.Sequential(
+            *_conv_bn_relu(nn, 1, 32),
+            *_conv_bn_relu(nn, 32, 64),
+            nn.MaxPool2d(2),
+            *_conv_bn_relu(nn, 64, 128),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Dropout(0.3),
+            nn.Linear(128, 10),
+        )
     if name == "lenet5":
-        return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                             nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                             nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-                             nn.Linear(84, 10))  # fmt: skip
+        return nn.Sequential(
+            nn.Conv2d(1, 6, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(400, 120),
+            nn.ReLU(),
+            nn.Linear(120, 84),
+            nn.ReLU(),
+            nn.Linear(84, 10),
+        )
     if name == "vgg_small":
         layers, c_in = [], 3
         for c in (64, 128, 256):
             layers += [*_conv_bn_relu(nn, c_in, c), *_conv_bn_relu(nn, c, c), nn.MaxPool2d(2)]
             c_in = c
-        layers += [nn.Flatten(), nn.Linear(4 * 4 * 256, 256), nn.ReLU(), nn.Dropout(0.5),
-                   nn.Linear(256, 10)]  # fmt: skip
+        layers += [
+            nn.Flatten(),
+            nn.Linear(4 * 4 * 256, 256),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+            nn.Linear(256, 10),
+        ]
         return nn.Sequential(*layers)
     if name == "resnet20":
         return _resnet20(torch, nn)
@@ -139,8 +162,7 @@ def torch_conv_grad_weight_gflops(
     wt = torch.randn(c_out, c_in, kh, kw).contiguous(memory_format=cl)
     out = torch.nn.functional.conv2d(x, wt, stride=stride, padding=pad)
     ct = torch.randn_like(out).contiguous(memory_format=cl)
-    args = (ct, x, wt, None, [stride, stride], pad, [1, 1], False, [0, 0], 1,
-            [False, True, False])  # fmt: skip
+    args = (ct, x, wt, None, [stride, stride], pad, [1, 1], False, [0, 0], 1, [False, True, False])
     times = []
     for i in range(repeats + 2):
         start = time.perf_counter()

@@ -43,11 +43,16 @@ def run(args: argparse.Namespace) -> int:
 
     models = () if args.skip_models else (args.models.split(",") if args.models else None)
     settings = Settings(
-        quick=args.quick, batch=args.batch, models=models, ops=not args.skip_ops,
-        conv_parts=not args.skip_ops, torch=not args.no_torch,
-        compare_flag=args.compare_flag, compare_huge_pages=args.compare_huge_pages,
+        quick=args.quick,
+        batch=args.batch,
+        models=models,
+        ops=not args.skip_ops,
+        conv_parts=not args.skip_ops,
+        torch=not args.no_torch,
+        compare_flag=args.compare_flag,
+        compare_huge_pages=args.compare_huge_pages,
         repeats=args.repeats,
-    )  # fmt: skip
+    )
     doc = run_benchmark(settings)
     print(format_report(doc))
     if args.json:

@@ -15,15 +15,47 @@ from cnnjax.ops.pool import avg_pool2d, global_avg_pool2d, max_pool2d
 from cnnjax.ops.shape import flatten
 
 OPS = (
-    "conv2d", "dense", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
-    "relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "softplus",
-    "log_softmax", "softmax_cross_entropy", "batch_norm", "layer_norm", "dropout", "flatten",
-)  # fmt: skip
+    "conv2d",
+    "dense",
+    "max_pool2d",
+    "avg_pool2d",
+    "global_avg_pool2d",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "sigmoid",
+    "tanh",
+    "gelu",
+    "softplus",
+    "log_softmax",
+    "softmax_cross_entropy",
+    "batch_norm",
+    "layer_norm",
+    "dropout",
+    "flatten",
+)
 
 __all__ = [
-    "OPS", "avg_pool2d", "batch_norm", "conv2d", "conv2d_grad_input", "conv2d_grad_weight",
-    "dense", "dropout", "elu", "flatten", "gelu", "global_avg_pool2d", "layer_norm",
-    "leaky_relu", "log_softmax", "max_pool2d", "relu", "sigmoid", "softmax_cross_entropy",
-    "softplus", "tanh",
-]  # fmt: skip
+    "OPS",
+    "avg_pool2d",
+    "batch_norm",
+    "conv2d",
+    "conv2d_grad_input",
+    "conv2d_grad_weight",
+    "dense",
+    "dropout",
+    "elu",
+    "flatten",
+    "gelu",
+    "global_avg_pool2d",
+    "layer_norm",
+    "leaky_relu",
+    "log_softmax",
+    "max_pool2d",
+    "relu",
+    "sigmoid",
+    "softmax_cross_entropy",
+    "softplus",
+    "tanh",
+]
 assert sorted(set(__all__) - {"OPS", "conv2d_grad_input", "conv2d_grad_weight"}) == sorted(OPS)

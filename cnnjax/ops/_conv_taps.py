@@ -70,8 +70,9 @@ def use_patch_product(kernel_shape: tuple[int, ...], groups: int, patch_bytes: i
     patch matrix of at most :data:`MAX_PATCH_BYTES`.
     """
     kh, kw, c_in_g, _ = kernel_shape
-    return (groups == 1 and c_in_g == 1 and kh * kw >= MIN_PATCH_TAPS
-            and patch_bytes <= MAX_PATCH_BYTES)  # fmt: skip
+    return (
+        groups == 1 and c_in_g == 1 and kh * kw >= MIN_PATCH_TAPS and patch_bytes <= MAX_PATCH_BYTES
+    )
 
 
 # Jitted so that an eager call compiles its many small ops once (inlined under an outer jit).
@@ -112,9 +113,11 @@ def tap_sum_conv(x: jax.Array, w: jax.Array, geo: Any, out_hw: tuple[int, int]) 
         # Stacked row by row: XLA fuses a concatenation of at most 8 operands into the loop
         # that fills it, so (KH, KW, N, H_out, W_out) is written once, by one fused loop.
         patches = jnp.stack(
-            [jnp.stack([_tap_slice(xp, i, j, geo, out_hw)[..., 0] for j in range(kw)])
-             for i in range(kh)]
-        )  # fmt: skip
+            [
+                jnp.stack([_tap_slice(xp, i, j, geo, out_hw)[..., 0] for j in range(kw)])
+                for i in range(kh)
+            ]
+        )
         y_t = jnp.einsum("ijc,ijnhw->cnhw", w[:, :, 0, :], patches, preferred_element_type=acc)
         return y_t.transpose(1, 2, 3, 0)
     rows = w.astype(acc).reshape(kh, kw, 1, 1, 1, g, c_out // g)  # broadcast over (N, H, W)

@@ -83,9 +83,10 @@ def _check_groups(op, geo, c_in, kernel_shape, what) -> None:
 def _out_hw(geo: _Geometry, in_hw, kernel_hw) -> Pair:
     return tuple(
         out_size(h, p, d * (k - 1) + 1, s)
-        for h, p, k, s, d in zip(in_hw, geo.padding, kernel_hw, geo.stride, geo.dilation,
-                                 strict=True)
-    )  # fmt: skip
+        for h, p, k, s, d in zip(
+            in_hw, geo.padding, kernel_hw, geo.stride, geo.dilation, strict=True
+        )
+    )
 
 
 # ------------------------------------------------------------------------------------- conv2d
@@ -157,9 +158,12 @@ def conv2d(
 def _conv_acc(lhs, rhs, dimension_numbers, **kwargs):
     """``lax.conv_general_dilated`` accumulating (and returning) in ``acc_dtype(lhs.dtype)``."""
     return lax.conv_general_dilated(
-        lhs, rhs, dimension_numbers=dimension_numbers,
-        preferred_element_type=acc_dtype(lhs.dtype), **kwargs,
-    )  # fmt: skip
+        lhs,
+        rhs,
+        dimension_numbers=dimension_numbers,
+        preferred_element_type=acc_dtype(lhs.dtype),
+        **kwargs,
+    )
 
 
 def _conv_or_taps(lhs, rhs, geo: _Geometry, out_hw, lhs_dilation=(1, 1)):
@@ -167,9 +171,15 @@ def _conv_or_taps(lhs, rhs, geo: _Geometry, out_hw, lhs_dilation=(1, 1)):
 
     def via_lax(lhs, rhs):
         return _conv_acc(
-            lhs, rhs, _NHWC, window_strides=geo.stride, padding=geo.padding,
-            lhs_dilation=lhs_dilation, rhs_dilation=geo.dilation, feature_group_count=geo.groups,
-        )  # fmt: skip
+            lhs,
+            rhs,
+            _NHWC,
+            window_strides=geo.stride,
+            padding=geo.padding,
+            lhs_dilation=lhs_dilation,
+            rhs_dilation=geo.dilation,
+            feature_group_count=geo.groups,
+        )
 
     if lhs_dilation != (1, 1) or not use_taps(rhs.shape, geo.groups):
         return via_lax(lhs, rhs)
@@ -259,9 +269,10 @@ def _remainders(geo: _Geometry, in_hw, kernel_hw) -> Pair:
     out_hw = _out_hw(geo, in_hw, kernel_hw)
     return tuple(
         h + p[0] + p[1] - (d * (k - 1) + 1) - s * (o - 1)
-        for h, p, k, s, d, o in zip(in_hw, geo.padding, kernel_hw, geo.stride, geo.dilation,
-                                    out_hw, strict=True)
-    )  # fmt: skip
+        for h, p, k, s, d, o in zip(
+            in_hw, geo.padding, kernel_hw, geo.stride, geo.dilation, out_hw, strict=True
+        )
+    )
 
 
 def conv2d_grad_input(
@@ -326,9 +337,14 @@ def conv2d_grad_input(
     w_t = w_t.transpose(0, 1, 4, 3, 2).reshape(kh, kw, c_out // g, g * c_in_g)
     pads = tuple(
         (d * (k - 1) - p[0], d * (k - 1) - p[1] + r)
-        for k, d, p, r in zip(w.shape[:2], geo.dilation, geo.padding,
-                              _remainders(geo, x_shape[1:3], w.shape[:2]), strict=True)
-    )  # fmt: skip
+        for k, d, p, r in zip(
+            w.shape[:2],
+            geo.dilation,
+            geo.padding,
+            _remainders(geo, x_shape[1:3], w.shape[:2]),
+            strict=True,
+        )
+    )
     geo_t = _Geometry((1, 1), pads, geo.dilation, g)
     ct_x = _conv_or_taps(ct_y, w_t, geo_t, x_shape[1:3], lhs_dilation=geo.stride)
     return ct_x.astype(ct_y.dtype)
@@ -392,7 +408,12 @@ def conv2d_grad_weight(
         for p, r in zip(geo.padding, _remainders(geo, x.shape[1:3], w_shape[:2]), strict=True)
     )
     ct_w = _conv_acc(
-        x, ct_y, ("CHWN", "IHWO", "HWNC"), window_strides=geo.dilation, padding=pads,
-        rhs_dilation=geo.stride, batch_group_count=geo.groups,
-    )  # fmt: skip
+        x,
+        ct_y,
+        ("CHWN", "IHWO", "HWNC"),
+        window_strides=geo.dilation,
+        padding=pads,
+        rhs_dilation=geo.stride,
+        batch_group_count=geo.groups,
+    )
     return ct_w.astype(x.dtype)

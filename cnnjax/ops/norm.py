@@ -175,11 +175,12 @@ def _batch_norm_bwd(eps: float, res: _BatchNormRes, cts):
     inv_std = _row(res.inv_std, ndim)
     xh = (xa - _row(res.mean, ndim)) * inv_std
     ct_x = (
-        _row(res.scale.astype(acc), ndim) * inv_std
+        _row(res.scale.astype(acc), ndim)
+        * inv_std
         * (g - _row(sum_g / m, ndim) - xh * _row(sum_gx / m, ndim))
         + _row(ct_mean.astype(acc) / m, ndim)
         + xh * _row(2.0 * ct_var.astype(acc) / m, ndim) / inv_std
-    )  # fmt: skip
+    )
     return ct_x.astype(dtype), sum_gx.astype(dtype), sum_g.astype(dtype)
 
 

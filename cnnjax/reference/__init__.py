@@ -14,7 +14,22 @@ from cnnjax.reference.pool import avg_pool2d, global_avg_pool2d, max_pool2d
 from cnnjax.reference.shape import flatten
 
 __all__ = [
-    "avg_pool2d", "batch_norm", "conv2d", "dense", "dropout", "elu", "flatten", "gelu",
-    "global_avg_pool2d", "layer_norm", "leaky_relu", "log_softmax", "max_pool2d", "relu",
-    "sigmoid", "softmax_cross_entropy", "softplus", "tanh",
-]  # fmt: skip
+    "avg_pool2d",
+    "batch_norm",
+    "conv2d",
+    "dense",
+    "dropout",
+    "elu",
+    "flatten",
+    "gelu",
+    "global_avg_pool2d",
+    "layer_norm",
+    "leaky_relu",
+    "log_softmax",
+    "max_pool2d",
+    "relu",
+    "sigmoid",
+    "softmax_cross_entropy",
+    "softplus",
+    "tanh",
+]

@@ -25,8 +25,19 @@ def _last_line(text: str) -> tuple[int, int]:
 
 def test_quick_relu_passes_and_writes_reports(tmp_path, capsys):
     report, table = tmp_path / "audit.json", tmp_path / "audit.md"
-    argv = ["audit", "--quick", "--op", "relu", "--no-progress", "--dtype", "float32",
-            "--json", str(report), "--markdown", str(table)]  # fmt: skip
+    argv = [
+        "audit",
+        "--quick",
+        "--op",
+        "relu",
+        "--no-progress",
+        "--dtype",
+        "float32",
+        "--json",
+        str(report),
+        "--markdown",
+        str(table),
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     passed, total = _last_line(out)
@@ -34,8 +45,14 @@ def test_quick_relu_passes_and_writes_reports(tmp_path, capsys):
     assert re.search(r"^relu\s+relu-nhwc-2x5x3x4\s+fd_jacobian\s", out, re.M)
     assert "bfloat16" not in out  # --dtype float32 leaves bfloat16 out
     data = json.loads(report.read_text())
-    assert data["summary"] == {"passed": passed, "total": total, "all_passed": True,
-                               "dtype": "float32", "quick": True, "seed": 0}  # fmt: skip
+    assert data["summary"] == {
+        "passed": passed,
+        "total": total,
+        "all_passed": True,
+        "dtype": "float32",
+        "quick": True,
+        "seed": 0,
+    }
     checks = [c for case in data["cases"] for c in case["checks"]]
     assert len(checks) == total and {case["op"] for case in data["cases"]} == {"relu"}
     assert table.read_text().startswith("| op | case | check | arg | dtype |")
@@ -69,16 +86,21 @@ def test_unknown_op_is_an_error_naming_it(capsys):
 def test_command_line_exit_status_and_last_line():
     proc = subprocess.run(
         [sys.executable, "-m", "cnnjax", "audit", "--quick", "--op", "relu", "--dtype", "float64"],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     passed, total = _last_line(proc.stdout)
     assert passed == total > 0
     assert not re.search(r"\[[#.]{30}\]", proc.stderr)  # no progress bar off a TTY
 
 
-@pytest.mark.parametrize("choice, expected", [("float64", ()), ("bfloat16", ("bfloat16",)),
-                                              ("all", ("float32", "bfloat16"))])  # fmt: skip
+@pytest.mark.parametrize(
+    "choice, expected",
+    [("float64", ()), ("bfloat16", ("bfloat16",)), ("all", ("float32", "bfloat16"))],
+)
 def test_dtype_choice(choice, expected):
     from cnnjax.audit.grid import dtypes_for
 

@@ -46,8 +46,14 @@ def test_bare_tuples_get_labels_and_other_items_are_rejected():
 
 def test_relu_holds_its_convention_at_the_kink():
     case = CASES_BY_NAME["relu-vector-7"]
-    result = check_vjp(case.bind(ops), case.bind(reference), *case.args(), dtypes=("float32",),
-                       second_order=False, edge_inputs=edge_inputs(case))  # fmt: skip
+    result = check_vjp(
+        case.bind(ops),
+        case.bind(reference),
+        *case.args(),
+        dtypes=("float32",),
+        second_order=False,
+        edge_inputs=edge_inputs(case),
+    )
     edge_rows = [c for c in result.checks if c.check.startswith("edge_")]
     assert {(c.check, c.dtype) for c in edge_rows} == {
         ("edge_finite", "float64"),

@@ -59,8 +59,13 @@ def test_sequential_splits_the_key_among_layers():
     net = nn.Sequential([nn.Dropout(0.5), nn.Dropout(0.5)])
     x = jnp.ones((2, 64))
     key = jax.random.key(3)
-    y, _ = net.apply({"0_dropout": {}, "1_dropout": {}}, {"0_dropout": {}, "1_dropout": {}}, x,
-                     train=True, key=key)  # fmt: skip
+    y, _ = net.apply(
+        {"0_dropout": {}, "1_dropout": {}},
+        {"0_dropout": {}, "1_dropout": {}},
+        x,
+        train=True,
+        key=key,
+    )
     k0, k1 = jax.random.split(key)
     want = cnnjax.ops.dropout(cnnjax.ops.dropout(x, k0, rate=0.5), k1, rate=0.5)
     np.testing.assert_array_equal(y, want)
@@ -120,16 +125,28 @@ def test_residual_threads_state_of_both_branches():
 @pytest.mark.parametrize(
     ("make", "in_shape", "error", "message"),
     [
-        (lambda: nn.Residual(nn.Conv2d(4, 3)), (4, 4, 2), ValueError,
-         r"Residual: `main` maps \(4, 4, 2\) to \(4, 4, 4\) but the identity shortcut keeps "
-         r"\(4, 4, 2\); pass a projection `shortcut`"),
-        (lambda: nn.Residual(nn.Conv2d(4, 3), nn.Conv2d(4, 1, stride=2)), (4, 4, 2), ValueError,
-         r"Residual: `main` maps \(4, 4, 2\) to \(4, 4, 4\) but `shortcut` gives \(2, 2, 4\)"),
-        (lambda: nn.Residual(nn.Relu(), activation=nn.LayerNorm()), (3,), ValueError,
-         r"Residual: `activation` must have no params or state"),
+        (
+            lambda: nn.Residual(nn.Conv2d(4, 3)),
+            (4, 4, 2),
+            ValueError,
+            r"Residual: `main` maps \(4, 4, 2\) to \(4, 4, 4\) but the identity shortcut keeps "
+            r"\(4, 4, 2\); pass a projection `shortcut`",
+        ),
+        (
+            lambda: nn.Residual(nn.Conv2d(4, 3), nn.Conv2d(4, 1, stride=2)),
+            (4, 4, 2),
+            ValueError,
+            r"Residual: `main` maps \(4, 4, 2\) to \(4, 4, 4\) but `shortcut` gives \(2, 2, 4\)",
+        ),
+        (
+            lambda: nn.Residual(nn.Relu(), activation=nn.LayerNorm()),
+            (3,),
+            ValueError,
+            r"Residual: `activation` must have no params or state",
+        ),
         (lambda: nn.Residual("relu"), (3,), TypeError, r"Residual: `main` must be a Layer"),
     ],
-)  # fmt: skip
+)
 def test_residual_errors(make, in_shape, error, message):
     with pytest.raises(error, match=message):
         make().init(jax.random.key(0), in_shape)

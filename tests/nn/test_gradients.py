@@ -20,10 +20,15 @@ def tiny_net():
             nn.BatchNorm(),
             nn.Relu(),
             nn.MaxPool2d(2),  # 4x4x4
-            nn.Residual(nn.Sequential([nn.Conv2d(4, 3), nn.BatchNorm(), nn.LeakyRelu(0.1)]),
-                        activation=nn.Gelu()),
-            nn.Residual(nn.Conv2d(6, 3, stride=2, groups=2),
-                        nn.Conv2d(6, 1, stride=2, use_bias=False), activation=nn.Tanh()),
+            nn.Residual(
+                nn.Sequential([nn.Conv2d(4, 3), nn.BatchNorm(), nn.LeakyRelu(0.1)]),
+                activation=nn.Gelu(),
+            ),
+            nn.Residual(
+                nn.Conv2d(6, 3, stride=2, groups=2),
+                nn.Conv2d(6, 1, stride=2, use_bias=False),
+                activation=nn.Tanh(),
+            ),
             nn.AvgPool2d(2, stride=1, padding="SAME", count_include_pad=False),  # 2x2x6
             nn.LayerNorm(),
             nn.Elu(),
@@ -35,7 +40,7 @@ def tiny_net():
             nn.Sigmoid(),
             nn.Dense(3),
         ]
-    )  # fmt: skip
+    )
 
 
 CASES = [("tiny", tiny_net, (8, 8, 2), 3), ("digits_cnn", nn.zoo.digits_cnn, (8, 8, 1), 10)]
@@ -52,24 +57,31 @@ def _run(model, ops, params, state, x, labels, train):
     # jit: one compilation instead of one per eagerly dispatched op
     value_and_grad = jax.jit(jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True))
     (loss, (logits, new_state)), (grad_params, grad_x) = value_and_grad(params, x)
-    return {"loss": loss, "logits": logits, "state": new_state, "grad_params": grad_params,
-            "grad_x": grad_x}  # fmt: skip
+    return {
+        "loss": loss,
+        "logits": logits,
+        "state": new_state,
+        "grad_params": grad_params,
+        "grad_x": grad_x,
+    }
 
 
 def _assert_close(name, got, want):
     """Every leaf within RTOL of the largest entry of ``want`` (the whole group): a conv bias
     before BatchNorm has an exactly zero gradient, so per-leaf scales would compare noise."""
     scale = max(float(jnp.max(jnp.abs(w))) for w in jax.tree.leaves(want))
-    for (path, g), w in zip(jax.tree_util.tree_leaves_with_path(got), jax.tree.leaves(want),
-                            strict=True):  # fmt: skip
+    for (path, g), w in zip(
+        jax.tree_util.tree_leaves_with_path(got), jax.tree.leaves(want), strict=True
+    ):
         err = float(jnp.max(jnp.abs(g - w))) / scale
         where = f"{name}{jax.tree_util.keystr(path)}"
         assert err <= RTOL, f"{where}: error {err:.2e} relative to {scale:.2e} > {RTOL}"
 
 
 @pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
-@pytest.mark.parametrize(("build", "in_shape", "classes"), [c[1:] for c in CASES],
-                         ids=[c[0] for c in CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("build", "in_shape", "classes"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_hand_vjps_match_autodiff(build, in_shape, classes, train):
     model = build()
     params, state, out_shape = model.init(jax.random.key(0), in_shape)

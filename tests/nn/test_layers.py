@@ -15,16 +15,24 @@ OPS_IDS = ["hand", "autodiff"]
 LAYERS = [
     ("conv-same", lambda: nn.Conv2d(4, 3), (5, 6, 2), (5, 6, 4)),
     ("conv-s2-valid", lambda: nn.Conv2d(3, 3, stride=2, padding="VALID"), (7, 6, 2), (3, 2, 3)),
-    ("conv-dil-groups", lambda: nn.Conv2d(4, 3, dilation=2, groups=2, padding=1), (6, 6, 2),
-     (4, 4, 4)),
+    (
+        "conv-dil-groups",
+        lambda: nn.Conv2d(4, 3, dilation=2, groups=2, padding=1),
+        (6, 6, 2),
+        (4, 4, 4),
+    ),
     ("conv-nobias", lambda: nn.Conv2d(2, (1, 3), use_bias=False), (3, 4, 1), (3, 4, 2)),
     ("dense-flat", lambda: nn.Dense(3), (5,), (3,)),
     ("dense-nhwc", lambda: nn.Dense(3), (2, 2, 4), (2, 2, 3)),
     ("maxpool", lambda: nn.MaxPool2d(2), (5, 4, 3), (2, 2, 3)),
     ("maxpool-s1-same", lambda: nn.MaxPool2d(3, stride=1, padding="SAME"), (4, 5, 2), (4, 5, 2)),
     ("avgpool", lambda: nn.AvgPool2d((2, 3), stride=(2, 1)), (4, 5, 2), (2, 3, 2)),
-    ("avgpool-pad", lambda: nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False),
-     (5, 5, 1), (3, 3, 1)),
+    (
+        "avgpool-pad",
+        lambda: nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False),
+        (5, 5, 1),
+        (3, 3, 1),
+    ),
     ("gap", lambda: nn.GlobalAvgPool2d(), (3, 4, 5), (5,)),
     ("flatten", lambda: nn.Flatten(), (3, 4, 5), (60,)),
     ("batchnorm", lambda: nn.BatchNorm(), (3, 3, 4), (3, 3, 4)),
@@ -37,17 +45,28 @@ LAYERS = [
     ("tanh", lambda: nn.Tanh(), (3, 2), (3, 2)),
     ("gelu", lambda: nn.Gelu(approximate=False), (3, 2), (3, 2)),
     ("softplus", lambda: nn.Softplus(), (3, 2), (3, 2)),
-    ("residual-id", lambda: nn.Residual(nn.Sequential([nn.Conv2d(2, 3), nn.BatchNorm()])),
-     (4, 4, 2), (4, 4, 2)),
-    ("residual-proj", lambda: nn.Residual(nn.Conv2d(3, 3, stride=2), nn.Conv2d(3, 1, stride=2),
-                                          activation=nn.Tanh()), (5, 5, 2), (3, 3, 3)),
-]  # fmt: skip
+    (
+        "residual-id",
+        lambda: nn.Residual(nn.Sequential([nn.Conv2d(2, 3), nn.BatchNorm()])),
+        (4, 4, 2),
+        (4, 4, 2),
+    ),
+    (
+        "residual-proj",
+        lambda: nn.Residual(
+            nn.Conv2d(3, 3, stride=2), nn.Conv2d(3, 1, stride=2), activation=nn.Tanh()
+        ),
+        (5, 5, 2),
+        (3, 3, 3),
+    ),
+]
 
 
 @pytest.mark.parametrize("ops", OPS, ids=OPS_IDS)
 @pytest.mark.parametrize("train", [False, True], ids=["eval", "train"])
-@pytest.mark.parametrize(("factory", "in_shape", "out_shape"), [c[1:] for c in LAYERS],
-                         ids=[c[0] for c in LAYERS])  # fmt: skip
+@pytest.mark.parametrize(
+    ("factory", "in_shape", "out_shape"), [c[1:] for c in LAYERS], ids=[c[0] for c in LAYERS]
+)
 def test_init_shape_matches_apply(factory, in_shape, out_shape, train, ops, abstract_init):
     layer = factory()
     params, state, got_shape = abstract_init(layer, in_shape)
@@ -73,8 +92,10 @@ def test_init_dtype_and_param_shapes():
     assert list(params) == ["w"] and params["w"].dtype == jnp.float64
 
 
-@pytest.mark.parametrize(("init", "var"), [(nn.he_normal(), 2 / 400), (nn.he_uniform(), 2 / 400),
-                                           (nn.lecun_normal(), 1 / 400)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("init", "var"),
+    [(nn.he_normal(), 2 / 400), (nn.he_uniform(), 2 / 400), (nn.lecun_normal(), 1 / 400)],
+)
 def test_initialiser_variance(init, var):
     w = init(jax.random.key(0), (5, 5, 16, 500), jnp.float64)  # fan_in = 400, 200k samples
     assert abs(float(jnp.mean(w))) < 5 * np.sqrt(var / w.size)  # 5 standard errors
@@ -166,10 +187,18 @@ def test_dense_and_conv_compute_the_ops():
 @pytest.mark.parametrize(
     ("factory", "in_shape", "x_shape", "message"),
     [
-        (lambda: nn.Conv2d(4, 3), (5, 5, 2), (2, 5, 5, 3),
-         r"Conv2d: input's last axis must have C=2 \(as at init\), got shape \(2, 5, 5, 3\)"),
-        (lambda: nn.Conv2d(4, 3), (5, 5, 2), (5, 5, 2),
-         r"Conv2d: input must have shape \(N, H, W, C\), got shape \(5, 5, 2\)"),
+        (
+            lambda: nn.Conv2d(4, 3),
+            (5, 5, 2),
+            (2, 5, 5, 3),
+            r"Conv2d: input's last axis must have C=2 \(as at init\), got shape \(2, 5, 5, 3\)",
+        ),
+        (
+            lambda: nn.Conv2d(4, 3),
+            (5, 5, 2),
+            (5, 5, 2),
+            r"Conv2d: input must have shape \(N, H, W, C\), got shape \(5, 5, 2\)",
+        ),
         (lambda: nn.Dense(4), (6,), (2, 5), r"Dense: input's last axis must have In=6"),
         (lambda: nn.BatchNorm(), (3,), (2, 4), r"BatchNorm: input's last axis must have C=3"),
         (lambda: nn.LayerNorm(), (3,), (2, 4), r"LayerNorm: input's last axis must have C=3"),
@@ -178,9 +207,18 @@ def test_dense_and_conv_compute_the_ops():
         (lambda: nn.Flatten(), (4,), (4,), r"Flatten: input must have shape \(N, d1, ...\)"),
         (lambda: nn.Relu(), (4,), (4,), r"Relu: input must have shape"),
     ],
-    ids=["conv-channels", "conv-rank", "dense", "batchnorm", "layernorm", "maxpool", "gap",
-         "flatten", "relu"],
-)  # fmt: skip
+    ids=[
+        "conv-channels",
+        "conv-rank",
+        "dense",
+        "batchnorm",
+        "layernorm",
+        "maxpool",
+        "gap",
+        "flatten",
+        "relu",
+    ],
+)
 def test_apply_with_wrong_input_shape_names_the_layer(
     factory, in_shape, x_shape, message, abstract_init
 ):
@@ -194,17 +232,29 @@ def test_apply_with_wrong_input_shape_names_the_layer(
 @pytest.mark.parametrize(
     ("factory", "in_shape", "error", "message"),
     [
-        (lambda: nn.Conv2d(4, 3), (5, 5), ValueError,
-         r"Conv2d: `in_shape` must be one example's shape \(H, W, C\) \(no batch axis\), got"),
-        (lambda: nn.Conv2d(4, 5, padding="VALID"), (3, 8, 1), ValueError,
-         r"Conv2d: dilated kernel \(5, 5\) is larger than the padded input"),
-        (lambda: nn.Conv2d(4, 3, groups=2), (5, 5, 3), ValueError,
-         r"Conv2d: input channels C=3 must be divisible by groups=2"),
+        (
+            lambda: nn.Conv2d(4, 3),
+            (5, 5),
+            ValueError,
+            r"Conv2d: `in_shape` must be one example's shape \(H, W, C\) \(no batch axis\), got",
+        ),
+        (
+            lambda: nn.Conv2d(4, 5, padding="VALID"),
+            (3, 8, 1),
+            ValueError,
+            r"Conv2d: dilated kernel \(5, 5\) is larger than the padded input",
+        ),
+        (
+            lambda: nn.Conv2d(4, 3, groups=2),
+            (5, 5, 3),
+            ValueError,
+            r"Conv2d: input channels C=3 must be divisible by groups=2",
+        ),
         (lambda: nn.MaxPool2d(3), (2, 2, 1), ValueError, r"MaxPool2d: window \(3, 3\) is larger"),
         (lambda: nn.Dense(2), "x", TypeError, r"Dense: `in_shape` must be a tuple of ints"),
         (lambda: nn.Flatten(), (3, 0), ValueError, r"Flatten: `in_shape` must have positive"),
     ],
-)  # fmt: skip
+)
 def test_init_errors(factory, in_shape, error, message):
     with pytest.raises(error, match=message):
         factory().init(jax.random.key(0), in_shape)
@@ -222,7 +272,7 @@ def test_init_errors(factory, in_shape, error, message):
         (lambda: nn.BatchNorm(eps=0.0), ValueError, r"BatchNorm: `eps` must be a positive"),
         (lambda: nn.MaxPool2d("2"), TypeError, r"MaxPool2d: `window` must be an int or a pair"),
     ],
-)  # fmt: skip
+)
 def test_constructor_errors(make, error, message):
     with pytest.raises(error, match=message):
         make()

@@ -54,10 +54,21 @@ def test_init_shapes_and_forward_at_batch_1(name, abstract_init):
         ("lenet5", 156 + 2416 + 48120 + 10164 + 850),
         # stem 3*3*3*16; 6 convs 3*3*16*16; 3*3*16*32 + 5 * 3*3*32*32; 3*3*32*64 + 5 * 3*3*64*64;
         # projections 16*32 + 32*64; BN 2*(16 + 6*16 + 7*32 + 7*64); dense 64*10+10
-        ("resnet20", 432 + 6 * 2304 + 4608 + 5 * 9216 + 18432 + 5 * 36864 + 512 + 2048
-         + 2 * (16 + 96 + 224 + 448) + 650),
+        (
+            "resnet20",
+            432
+            + 6 * 2304
+            + 4608
+            + 5 * 9216
+            + 18432
+            + 5 * 36864
+            + 512
+            + 2048
+            + 2 * (16 + 96 + 224 + 448)
+            + 650,
+        ),
     ],
-)  # fmt: skip
+)
 def test_parameter_counts(name, count, abstract_init):
     params, _, _ = abstract_init(zoo.get_model(name), zoo.INPUT_SHAPES[name])
     assert _count(params) == count

@@ -157,9 +157,16 @@ def test_integer_input_is_a_type_error(name):
         (lambda x: ops.elu(x, None), TypeError, "elu: `alpha` must be a real number"),
         (lambda x: ops.gelu(x, approximate="tanh"), TypeError, "gelu: `approximate` must be"),
     ],
-    ids=["slope-str", "slope-bool", "slope-array", "slope-nan", "alpha-0", "alpha-none",
-         "approximate-str"],
-)  # fmt: skip
+    ids=[
+        "slope-str",
+        "slope-bool",
+        "slope-array",
+        "slope-nan",
+        "alpha-0",
+        "alpha-none",
+        "approximate-str",
+    ],
+)
 def test_bad_config_is_rejected(call, error, message):
     with pytest.raises(error, match=message):
         call(jnp.ones(3))

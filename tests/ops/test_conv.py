@@ -125,14 +125,30 @@ CONV_ERRORS = [
     (ValueError, r"conv2d: `w` must have rank 4", (X, jnp.ones((3, 3, 4))), {}),
     (ValueError, r"conv2d: `b` must have shape \(C_out,\) = \(2,\)", (X, W, jnp.ones(3)), {}),
     (ValueError, r"conv2d: `b` must have shape", (X, W, jnp.ones((1, 2))), {}),
-    (ValueError, r"`w` expects C_in/groups=4 but the input has C=4 and groups=2",
-     (X, W), dict(groups=2)),
-    (ValueError, r"`w` expects C_in/groups=2 but the input has C=4 and groups=1",
-     (X, jnp.ones((3, 3, 2, 2))), {}),
-    (ValueError, r"`groups`=3 must divide the input channels C=4",
-     (X, jnp.ones((3, 3, 1, 3))), dict(groups=3)),
-    (ValueError, r"`groups`=2 must divide the output channels C_out=3",
-     (X, jnp.ones((3, 3, 2, 3))), dict(groups=2)),
+    (
+        ValueError,
+        r"`w` expects C_in/groups=4 but the input has C=4 and groups=2",
+        (X, W),
+        dict(groups=2),
+    ),
+    (
+        ValueError,
+        r"`w` expects C_in/groups=2 but the input has C=4 and groups=1",
+        (X, jnp.ones((3, 3, 2, 2))),
+        {},
+    ),
+    (
+        ValueError,
+        r"`groups`=3 must divide the input channels C=4",
+        (X, jnp.ones((3, 3, 1, 3))),
+        dict(groups=3),
+    ),
+    (
+        ValueError,
+        r"`groups`=2 must divide the output channels C_out=3",
+        (X, jnp.ones((3, 3, 2, 3))),
+        dict(groups=2),
+    ),
     (ValueError, r"`groups` must be >= 1, got 0", (X, W), dict(groups=0)),
     (TypeError, r"`groups` must be an int", (X, W), dict(groups=1.0)),
     (ValueError, r"`stride` must be >= 1", (X, W), dict(stride=0)),
@@ -143,21 +159,34 @@ CONV_ERRORS = [
     (ValueError, r"`padding` must be non-negative", (X, W), dict(padding=-1)),
     (ValueError, r"`padding` must be non-negative", (X, W), dict(padding=((1, -1), (0, 0)))),
     (TypeError, r"`padding` must be", (X, W), dict(padding=(1, 2, 3))),
-    (ValueError, r"conv2d: effective kernel .* larger than the padded input \(H: 6",
-     (X, W), dict(dilation=3)),
+    (
+        ValueError,
+        r"conv2d: effective kernel .* larger than the padded input \(H: 6",
+        (X, W),
+        dict(dilation=3),
+    ),
     (ValueError, r"larger than the padded input \(W: 6", (X, jnp.ones((1, 8, 4, 2))), {}),
-    (TypeError, r"conv2d: arrays must share one dtype, got `x` float32, `w` float64",
-     (X.astype(jnp.float32), W), {}),
+    (
+        TypeError,
+        r"conv2d: arrays must share one dtype, got `x` float32, `w` float64",
+        (X.astype(jnp.float32), W),
+        {},
+    ),
     (TypeError, r"`b` float32", (X, W, jnp.ones(2, jnp.float32)), {}),
-    (TypeError, r"conv2d: `x` must be a floating-point array, got dtype int",
-     (jnp.ones((2, 6, 6, 4), jnp.int32), W), {}),
+    (
+        TypeError,
+        r"conv2d: `x` must be a floating-point array, got dtype int",
+        (jnp.ones((2, 6, 6, 4), jnp.int32), W),
+        {},
+    ),
     (TypeError, r"conv2d: `w` must be a floating-point", (X, W.astype(jnp.int32)), {}),
     (TypeError, r"conv2d: `b` must be a floating-point", (X, W, jnp.ones(2, jnp.int32)), {}),
-]  # fmt: skip
+]
 
 
-@pytest.mark.parametrize("error, match, args, kwargs", CONV_ERRORS,
-                         ids=[m for _, m, _, _ in CONV_ERRORS])  # fmt: skip
+@pytest.mark.parametrize(
+    "error, match, args, kwargs", CONV_ERRORS, ids=[m for _, m, _, _ in CONV_ERRORS]
+)
 def test_conv2d_validation(error, match, args, kwargs):
     with pytest.raises(error, match=match):
         conv2d(*args, **kwargs)
@@ -173,21 +202,30 @@ CT = jnp.ones((2, 4, 4, 2))  # the output cotangent of conv2d(X, W)
 
 HELPER_ERRORS = [
     (conv2d_grad_input, (CT, W, (2, 6, 6)), ValueError, r"`input_shape` must be 4 positive"),
-    (conv2d_grad_input, (CT, W, (2, 7, 7, 4)), ValueError,
-     r"conv2d_grad_input: `ct_y` must have the output shape \(2, 5, 5, 2\)"),
+    (
+        conv2d_grad_input,
+        (CT, W, (2, 7, 7, 4)),
+        ValueError,
+        r"conv2d_grad_input: `ct_y` must have the output shape \(2, 5, 5, 2\)",
+    ),
     (conv2d_grad_input, (CT[0], W, X.shape), ValueError, r"`ct_y` must have rank 4"),
     (conv2d_grad_input, (CT, W, (2, 6, 6, 8)), ValueError, r"`w` expects C_in/groups=4"),
     (conv2d_grad_input, (CT.astype(jnp.float32), W, X.shape), TypeError, r"share one dtype"),
     (conv2d_grad_weight, (X, CT, (3, 3, 4)), ValueError, r"`kernel_shape` must be 4 positive"),
-    (conv2d_grad_weight, (X, CT, (3, 3, 2, 2)), ValueError,
-     r"conv2d_grad_weight: `kernel_shape` expects C_in/groups=2"),
+    (
+        conv2d_grad_weight,
+        (X, CT, (3, 3, 2, 2)),
+        ValueError,
+        r"conv2d_grad_weight: `kernel_shape` expects C_in/groups=2",
+    ),
     (conv2d_grad_weight, (X, CT, (2, 2, 4, 2)), ValueError, r"`ct_y` must have the output"),
     (conv2d_grad_weight, (X[0], CT, W.shape), ValueError, r"`x` must have rank 4"),
-]  # fmt: skip
+]
 
 
-@pytest.mark.parametrize("fn, args, error, match", HELPER_ERRORS,
-                         ids=[m for _, _, _, m in HELPER_ERRORS])  # fmt: skip
+@pytest.mark.parametrize(
+    "fn, args, error, match", HELPER_ERRORS, ids=[m for _, _, _, m in HELPER_ERRORS]
+)
 def test_grad_helper_validation(fn, args, error, match):
     with pytest.raises(error, match=match):
         fn(*args, stride=1)
@@ -240,12 +278,18 @@ def test_tap_sum_equals_lax_convolution(x_shape, w_shape, geometry):
     x, w, _ = _arrays(5, x_shape, w_shape)
     groups = x_shape[3]
     pair = lambda v: v if isinstance(v, tuple) else (v, v)  # noqa: E731
-    geo = _Geometry(pair(geometry["stride"]), geometry["padding"], pair(geometry["dilation"]),
-                    groups)  # fmt: skip
+    geo = _Geometry(
+        pair(geometry["stride"]), geometry["padding"], pair(geometry["dilation"]), groups
+    )
     want = jax.lax.conv_general_dilated(
-        x, w, geo.stride, geo.padding, rhs_dilation=geo.dilation,
-        dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=groups,
-    )  # fmt: skip
+        x,
+        w,
+        geo.stride,
+        geo.padding,
+        rhs_dilation=geo.dilation,
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        feature_group_count=groups,
+    )
     assert _conv_taps.use_taps(w.shape, groups)
     taps = w_shape[0] * w_shape[1]
     patch_bytes = taps * x.shape[0] * want.shape[1] * want.shape[2] * 4

@@ -66,10 +66,14 @@ def test_same_key_same_mask_other_key_other_mask():
 
 @pytest.mark.parametrize(
     ("key", "kwargs"),
-    [(KEY, {"rate": 0.5, "deterministic": True}), (None, {"rate": 0.5, "deterministic": True}),
-     (KEY, {"rate": 0.0}), (None, {"rate": 0.0})],
+    [
+        (KEY, {"rate": 0.5, "deterministic": True}),
+        (None, {"rate": 0.5, "deterministic": True}),
+        (KEY, {"rate": 0.0}),
+        (None, {"rate": 0.0}),
+    ],
     ids=["deterministic", "deterministic-nokey", "rate0", "rate0-nokey"],
-)  # fmt: skip
+)
 def test_identity_modes(key, kwargs):
     x = jnp.asarray(np.random.default_rng(3).standard_normal((2, 3, 4)))
     y, vjp = jax.vjp(lambda v: ops.dropout(v, key, **kwargs), x)
@@ -97,9 +101,16 @@ def test_shape_and_dtype_preserved(dtype):
         ((jnp.zeros(2),), {"rate": 0.5}, TypeError, "dropout: `key` must be one PRNG key"),
         ((jax.random.split(KEY, 2),), {"rate": 0.5}, TypeError, "`key` must be one PRNG key"),
     ],
-    ids=["rate-neg", "rate-1", "rate-str", "deterministic-int", "key-none", "key-float",
-         "key-batch"],
-)  # fmt: skip
+    ids=[
+        "rate-neg",
+        "rate-1",
+        "rate-str",
+        "deterministic-int",
+        "key-none",
+        "key-float",
+        "key-batch",
+    ],
+)
 def test_bad_arguments(args, kwargs, error, message):
     with pytest.raises(error, match=message):
         ops.dropout(jnp.ones(3), *args, **kwargs)

@@ -78,14 +78,23 @@ def test_jit_matches_eager():
         ((jnp.float64(1.0), jnp.ones((1, 2))), ValueError, r"dense: `x` must have rank >= 1"),
         ((jnp.ones((2, 3)), jnp.ones(3)), ValueError, r"dense: `w` must have rank 2 \(In, Out\)"),
         ((jnp.ones((2, 3)), jnp.ones((4, 5))), ValueError, r"`w` expects In=4 but `x` has In=3"),
-        ((jnp.ones((2, 3)), jnp.ones((3, 5)), jnp.ones(4)), ValueError,
-         r"dense: `b` must have shape \(Out,\)=\(5,\), got \(4,\)"),
-        ((jnp.ones((2, 3)), jnp.ones((3, 5), jnp.float32)), TypeError,
-         r"dense: arrays must share one dtype"),
-        ((jnp.ones((2, 3), jnp.int32), jnp.ones((3, 5), jnp.int32)), TypeError,
-         r"dense: `x` must be a floating-point array"),
+        (
+            (jnp.ones((2, 3)), jnp.ones((3, 5)), jnp.ones(4)),
+            ValueError,
+            r"dense: `b` must have shape \(Out,\)=\(5,\), got \(4,\)",
+        ),
+        (
+            (jnp.ones((2, 3)), jnp.ones((3, 5), jnp.float32)),
+            TypeError,
+            r"dense: arrays must share one dtype",
+        ),
+        (
+            (jnp.ones((2, 3), jnp.int32), jnp.ones((3, 5), jnp.int32)),
+            TypeError,
+            r"dense: `x` must be a floating-point array",
+        ),
     ],
-)  # fmt: skip
+)
 def test_validation_messages(args, error, match):
     with pytest.raises(error, match=match):
         ops.dense(*args)

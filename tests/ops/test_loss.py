@@ -53,9 +53,11 @@ def test_label_smoothing_matches_hand_computed_value_and_gradient():
     assert loss.shape == (1,)
     assert abs(float(loss[0]) - want_loss) < 1e-12
     np.testing.assert_allclose(
-        vjp(jnp.array([2.0]))[0], [[2 * (q - t) for q, t in zip(p, target, strict=True)]],
-        rtol=0, atol=1e-12,
-    )  # fmt: skip
+        vjp(jnp.array([2.0]))[0],
+        [[2 * (q - t) for q, t in zip(p, target, strict=True)]],
+        rtol=0,
+        atol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("dtype", [jnp.float64, jnp.float32, jnp.bfloat16])
@@ -137,22 +139,50 @@ def test_jit():
 @pytest.mark.parametrize(
     ("args", "kwargs", "error", "match"),
     [
-        ((jnp.ones((2, 3)), jnp.ones(2)), {}, TypeError,
-         r"softmax_cross_entropy: `labels` must be an integer array, got dtype float64"),
-        ((jnp.ones((2, 3)), jnp.zeros((2, 1), jnp.int32)), {}, ValueError,
-         r"`labels` must have shape logits.shape\[:-1\]=\(2,\), got \(2, 1\)"),
-        ((jnp.ones((2, 3)), jnp.zeros(2, jnp.int32)), {"label_smoothing": 1.5}, ValueError,
-         r"`label_smoothing` must be in \[0, 1\], got 1.5"),
-        ((jnp.ones((2, 3)), jnp.zeros(2, jnp.int32)), {"label_smoothing": -0.1}, ValueError,
-         r"`label_smoothing` must be in \[0, 1\]"),
-        ((jnp.ones((2, 3)), jnp.zeros(2, jnp.int32)), {"label_smoothing": "0.1"}, TypeError,
-         r"`label_smoothing` must be a float"),
-        ((jnp.ones((2, 3), jnp.int32), jnp.zeros(2, jnp.int32)), {}, TypeError,
-         r"softmax_cross_entropy: `logits` must be a floating-point array"),
-        ((jnp.float64(1.0), jnp.int32(0)), {}, ValueError,
-         r"softmax_cross_entropy: `logits` must have rank >= 1"),
+        (
+            (jnp.ones((2, 3)), jnp.ones(2)),
+            {},
+            TypeError,
+            r"softmax_cross_entropy: `labels` must be an integer array, got dtype float64",
+        ),
+        (
+            (jnp.ones((2, 3)), jnp.zeros((2, 1), jnp.int32)),
+            {},
+            ValueError,
+            r"`labels` must have shape logits.shape\[:-1\]=\(2,\), got \(2, 1\)",
+        ),
+        (
+            (jnp.ones((2, 3)), jnp.zeros(2, jnp.int32)),
+            {"label_smoothing": 1.5},
+            ValueError,
+            r"`label_smoothing` must be in \[0, 1\], got 1.5",
+        ),
+        (
+            (jnp.ones((2, 3)), jnp.zeros(2, jnp.int32)),
+            {"label_smoothing": -0.1},
+            ValueError,
+            r"`label_smoothing` must be in \[0, 1\]",
+        ),
+        (
+            (jnp.ones((2, 3)), jnp.zeros(2, jnp.int32)),
+            {"label_smoothing": "0.1"},
+            TypeError,
+            r"`label_smoothing` must be a float",
+        ),
+        (
+            (jnp.ones((2, 3), jnp.int32), jnp.zeros(2, jnp.int32)),
+            {},
+            TypeError,
+            r"softmax_cross_entropy: `logits` must be a floating-point array",
+        ),
+        (
+            (jnp.float64(1.0), jnp.int32(0)),
+            {},
+            ValueError,
+            r"softmax_cross_entropy: `logits` must have rank >= 1",
+        ),
     ],
-)  # fmt: skip
+)
 def test_softmax_cross_entropy_validation(args, kwargs, error, match):
     with pytest.raises(error, match=match):
         ops.softmax_cross_entropy(*args, **kwargs)

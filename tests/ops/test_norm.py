@@ -175,26 +175,66 @@ _X, _C = jnp.ones((4, 3)), jnp.ones(3)
 @pytest.mark.parametrize(
     ("op", "args", "kwargs", "error", "match"),
     [
-        ("batch_norm", (jnp.ones(3), _C, _C), {}, ValueError,
-         r"batch_norm: `x` must have rank >= 2 \(N, ..., C\), got shape \(3,\)"),
-        ("batch_norm", (_X, jnp.ones(4), _C), {}, ValueError,
-         r"batch_norm: `scale` must have shape \(3,\) to match x's last axis, got \(4,\)"),
-        ("batch_norm", (_X, _C, jnp.ones((1, 3))), {}, ValueError,
-         r"batch_norm: `bias` must have shape \(3,\)"),
+        (
+            "batch_norm",
+            (jnp.ones(3), _C, _C),
+            {},
+            ValueError,
+            r"batch_norm: `x` must have rank >= 2 \(N, ..., C\), got shape \(3,\)",
+        ),
+        (
+            "batch_norm",
+            (_X, jnp.ones(4), _C),
+            {},
+            ValueError,
+            r"batch_norm: `scale` must have shape \(3,\) to match x's last axis, got \(4,\)",
+        ),
+        (
+            "batch_norm",
+            (_X, _C, jnp.ones((1, 3))),
+            {},
+            ValueError,
+            r"batch_norm: `bias` must have shape \(3,\)",
+        ),
         ("batch_norm", (_X, _C, _C), {"eps": 0.0}, ValueError, r"batch_norm: `eps` must be > 0"),
-        ("batch_norm", (_X, _C, _C), {"eps": None}, TypeError,
-         r"batch_norm: `eps` must be a float"),
-        ("batch_norm", (_X, _C.astype(jnp.float32), _C), {}, TypeError,
-         r"batch_norm: arrays must share one dtype"),
-        ("batch_norm", (_X.astype(jnp.int32), _C, _C), {}, TypeError,
-         r"batch_norm: `x` must be a floating-point array"),
-        ("layer_norm", (jnp.float64(1.0), _C, _C), {}, ValueError,
-         r"layer_norm: `x` must have rank >= 1"),
-        ("layer_norm", (_X, jnp.ones(2), _C), {}, ValueError,
-         r"layer_norm: `scale` must have shape \(3,\)"),
+        (
+            "batch_norm",
+            (_X, _C, _C),
+            {"eps": None},
+            TypeError,
+            r"batch_norm: `eps` must be a float",
+        ),
+        (
+            "batch_norm",
+            (_X, _C.astype(jnp.float32), _C),
+            {},
+            TypeError,
+            r"batch_norm: arrays must share one dtype",
+        ),
+        (
+            "batch_norm",
+            (_X.astype(jnp.int32), _C, _C),
+            {},
+            TypeError,
+            r"batch_norm: `x` must be a floating-point array",
+        ),
+        (
+            "layer_norm",
+            (jnp.float64(1.0), _C, _C),
+            {},
+            ValueError,
+            r"layer_norm: `x` must have rank >= 1",
+        ),
+        (
+            "layer_norm",
+            (_X, jnp.ones(2), _C),
+            {},
+            ValueError,
+            r"layer_norm: `scale` must have shape \(3,\)",
+        ),
         ("layer_norm", (_X, _C, _C), {"eps": -1e-5}, ValueError, r"layer_norm: `eps` must be > 0"),
     ],
-)  # fmt: skip
+)
 def test_validation_messages(op, args, kwargs, error, match):
     with pytest.raises(error, match=match):
         getattr(ops, op)(*args, **kwargs)

@@ -202,30 +202,60 @@ X = jnp.zeros((1, 4, 4, 2))
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda: ops.max_pool2d(jnp.zeros((4, 4, 2)), 2), ValueError,
-         r"max_pool2d: `x` must have rank 4 \(N, H, W, C\), got shape \(4, 4, 2\)"),
+        (
+            lambda: ops.max_pool2d(jnp.zeros((4, 4, 2)), 2),
+            ValueError,
+            r"max_pool2d: `x` must have rank 4 \(N, H, W, C\), got shape \(4, 4, 2\)",
+        ),
         (lambda: ops.avg_pool2d(X, 0), ValueError, r"avg_pool2d: `window` must be >= 1"),
-        (lambda: ops.max_pool2d(X, 2, stride=(1, -1)), ValueError,
-         r"max_pool2d: `stride` must be >= 1"),
+        (
+            lambda: ops.max_pool2d(X, 2, stride=(1, -1)),
+            ValueError,
+            r"max_pool2d: `stride` must be >= 1",
+        ),
         (lambda: ops.max_pool2d(X, 2.0), TypeError, r"max_pool2d: `window` must be an int"),
-        (lambda: ops.avg_pool2d(X, 2, padding="FULL"), ValueError,
-         r"avg_pool2d: unknown `padding` 'FULL'"),
-        (lambda: ops.max_pool2d(X, 2, padding=-1), ValueError,
-         r"max_pool2d: `padding` must be non-negative"),
-        (lambda: ops.max_pool2d(X, (5, 2)), ValueError,
-         r"max_pool2d: window \(5, 2\) is larger than the padded input \(H: 4"),
-        (lambda: ops.max_pool2d(X, 2, padding=((0, 0), (2, 0))), ValueError,
-         r"max_pool2d: `padding` must be smaller than `window`.*\(2, 0\) for window 2 along W"),
-        (lambda: ops.max_pool2d(jnp.zeros((1, 4, 4, 2), jnp.int32), 2), TypeError,
-         r"max_pool2d: `x` must be a floating-point array, got dtype int32"),
-        (lambda: ops.avg_pool2d(X, 2, count_include_pad=1), TypeError,
-         r"avg_pool2d: `count_include_pad` must be a bool, got 1"),
-        (lambda: ops.global_avg_pool2d(jnp.zeros((2, 3))), ValueError,
-         r"global_avg_pool2d: `x` must have rank 4 \(N, H, W, C\), got shape \(2, 3\)"),
-        (lambda: ops.global_avg_pool2d(jnp.zeros((1, 2, 2, 1), jnp.int8)), TypeError,
-         r"global_avg_pool2d: `x` must be a floating-point array, got dtype int8"),
+        (
+            lambda: ops.avg_pool2d(X, 2, padding="FULL"),
+            ValueError,
+            r"avg_pool2d: unknown `padding` 'FULL'",
+        ),
+        (
+            lambda: ops.max_pool2d(X, 2, padding=-1),
+            ValueError,
+            r"max_pool2d: `padding` must be non-negative",
+        ),
+        (
+            lambda: ops.max_pool2d(X, (5, 2)),
+            ValueError,
+            r"max_pool2d: window \(5, 2\) is larger than the padded input \(H: 4",
+        ),
+        (
+            lambda: ops.max_pool2d(X, 2, padding=((0, 0), (2, 0))),
+            ValueError,
+            r"max_pool2d: `padding` must be smaller than `window`.*\(2, 0\) for window 2 along W",
+        ),
+        (
+            lambda: ops.max_pool2d(jnp.zeros((1, 4, 4, 2), jnp.int32), 2),
+            TypeError,
+            r"max_pool2d: `x` must be a floating-point array, got dtype int32",
+        ),
+        (
+            lambda: ops.avg_pool2d(X, 2, count_include_pad=1),
+            TypeError,
+            r"avg_pool2d: `count_include_pad` must be a bool, got 1",
+        ),
+        (
+            lambda: ops.global_avg_pool2d(jnp.zeros((2, 3))),
+            ValueError,
+            r"global_avg_pool2d: `x` must have rank 4 \(N, H, W, C\), got shape \(2, 3\)",
+        ),
+        (
+            lambda: ops.global_avg_pool2d(jnp.zeros((1, 2, 2, 1), jnp.int8)),
+            TypeError,
+            r"global_avg_pool2d: `x` must be a floating-point array, got dtype int8",
+        ),
     ],
-)  # fmt: skip
+)
 def test_validation_messages(call, error, match):
     with pytest.raises(error, match=match):
         call()

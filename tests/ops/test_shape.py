@@ -13,9 +13,15 @@ from cnnjax.ops import shape as shape_module
 
 @pytest.mark.parametrize(
     ("shape", "out"),
-    [((5,), (5, 1)), ((3, 5), (3, 5)), ((2, 3, 4), (2, 12)), ((2, 3, 1, 4), (2, 12)),
-     ((1, 2, 2, 1), (1, 4)), ((2, 1, 3, 2, 2), (2, 12))],
-)  # fmt: skip
+    [
+        ((5,), (5, 1)),
+        ((3, 5), (3, 5)),
+        ((2, 3, 4), (2, 12)),
+        ((2, 3, 1, 4), (2, 12)),
+        ((1, 2, 2, 1), (1, 4)),
+        ((2, 1, 3, 2, 2), (2, 12)),
+    ],
+)
 def test_flatten_shapes_and_row_major_order(shape, out):
     x = jnp.arange(np.prod(shape), dtype=jnp.float64).reshape(shape)
     y = ops.flatten(x)

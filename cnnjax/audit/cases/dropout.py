@@ -21,11 +21,16 @@ def _x_no_key(*shape: int):
 
 
 CASES = [
-    Case("dropout-nhwc-2x5x3x4-rate0.3", "dropout", _x_key(2, 5, 3, 4), kwargs={"rate": 0.3},
-         fd=True),
+    Case(
+        "dropout-nhwc-2x5x3x4-rate0.3", "dropout", _x_key(2, 5, 3, 4), kwargs={"rate": 0.3}, fd=True
+    ),
     Case("dropout-vector-9-rate0.9", "dropout", _x_key(9), kwargs={"rate": 0.9}),
     Case("dropout-size1-1x1x6x1-rate0.3", "dropout", _x_key(1, 1, 6, 1), kwargs={"rate": 0.3}),
     Case("dropout-nhwc-2x3x3x2-rate0", "dropout", _x_key(2, 3, 3, 2), kwargs={"rate": 0.0}),
-    Case("dropout-nhwc-2x3x3x2-deterministic-nokey", "dropout", _x_no_key(2, 3, 3, 2),
-         kwargs={"rate": 0.5, "deterministic": True}),
-]  # fmt: skip
+    Case(
+        "dropout-nhwc-2x3x3x2-deterministic-nokey",
+        "dropout",
+        _x_no_key(2, 3, 3, 2),
+        kwargs={"rate": 0.5, "deterministic": True},
+    ),
+]

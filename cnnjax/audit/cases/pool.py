@@ -30,23 +30,31 @@ _MAX = [
     ("k3-s1-pad1-n1c2-5x5", (1, 5, 5, 2), dict(window=3, stride=1, padding=1), True),
     ("k2-s2-same-n2c2-5x7", (2, 5, 7, 2), dict(window=2, stride=2, padding="SAME"), False),
     ("k3-s2-same-n1c3-7x6", (1, 7, 6, 3), dict(window=3, stride=2, padding="SAME"), False),
-    ("k3x2-s2x1-asym-n2c2-7x5", (2, 7, 5, 2),
-     dict(window=(3, 2), stride=(2, 1), padding=((2, 0), (1, 0))), True),
+    (
+        "k3x2-s2x1-asym-n2c2-7x5",
+        (2, 7, 5, 2),
+        dict(window=(3, 2), stride=(2, 1), padding=((2, 0), (1, 0))),
+        True,
+    ),
     ("k2-s3-pad-hw-n2c2-8x9", (2, 8, 9, 2), dict(window=2, stride=3, padding=(1, 0)), False),
     ("k1x3-s2x1-n2c1-5x6", (2, 5, 6, 1), dict(window=(1, 3), stride=(2, 1)), False),
     ("full-window-n3c1-4x5", (3, 4, 5, 1), dict(window=(4, 5)), False),
-]  # fmt: skip
+]
 
 _AVG = [
     ("k2-s2-n2c3-6x6", (2, 6, 6, 3), dict(window=2), True),
     ("k3-s2-overlap-n2c2-8x7", (2, 8, 7, 2), dict(window=3, stride=2), False),
     ("k3-s1-pad1-n1c2-5x5", (1, 5, 5, 2), dict(window=3, stride=1, padding=1), True),
     ("k2-s2-same-n2c2-5x7", (2, 5, 7, 2), dict(window=2, stride=2, padding="SAME"), False),
-    ("k3x2-s2x1-asym-n2c2-7x5", (2, 7, 5, 2),
-     dict(window=(3, 2), stride=(2, 1), padding=((2, 0), (1, 0))), True),
+    (
+        "k3x2-s2x1-asym-n2c2-7x5",
+        (2, 7, 5, 2),
+        dict(window=(3, 2), stride=(2, 1), padding=((2, 0), (1, 0))),
+        True,
+    ),
     ("k3-s3-pad-hw-n2c2-8x9", (2, 8, 9, 2), dict(window=3, stride=3, padding=(1, 2)), False),
     ("full-window-n1c1-4x5", (1, 4, 5, 1), dict(window=(4, 5)), False),
-]  # fmt: skip
+]
 
 # Audit-only (quick=False): each repeats a feature a quick neighbour already covers.
 _AUDIT_ONLY = {
@@ -57,18 +65,29 @@ _AUDIT_ONLY = {
 
 CASES = [
     *(
-        Case(f"max_pool2d-{name}", "max_pool2d", _distinct(*shape), kwargs, fd=fd,
-             quick=f"max_pool2d-{name}" not in _AUDIT_ONLY)
+        Case(
+            f"max_pool2d-{name}",
+            "max_pool2d",
+            _distinct(*shape),
+            kwargs,
+            fd=fd,
+            quick=f"max_pool2d-{name}" not in _AUDIT_ONLY,
+        )
         for name, shape, kwargs, fd in _MAX
     ),
     *(
-        Case(f"avg_pool2d-{name}-{tag}", "avg_pool2d", _normal(*shape),
-             {**kwargs, "count_include_pad": include}, fd=fd,
-             quick=f"avg_pool2d-{name}-{tag}" not in _AUDIT_ONLY)
+        Case(
+            f"avg_pool2d-{name}-{tag}",
+            "avg_pool2d",
+            _normal(*shape),
+            {**kwargs, "count_include_pad": include},
+            fd=fd,
+            quick=f"avg_pool2d-{name}-{tag}" not in _AUDIT_ONLY,
+        )
         for name, shape, kwargs, fd in _AVG
         for tag, include in (("incl", True), ("excl", False))
         if include or kwargs.get("padding", "VALID") != "VALID"
     ),
     Case("global_avg_pool2d-n2c3-5x4", "global_avg_pool2d", _normal(2, 5, 4, 3), fd=True),
     Case("global_avg_pool2d-n1c1-3x3", "global_avg_pool2d", _normal(1, 3, 3, 1)),
-]  # fmt: skip
+]
