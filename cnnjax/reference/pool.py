@@ -1,8 +1,9 @@
 """Reference pooling: ``lax.reduce_window``, differentiated by JAX.
 
-Same signatures as ``cnnjax.ops.pool``. Only the static configuration is normalised with the
-shared helpers; the arithmetic is one ``reduce_window`` per op, so autodiff supplies the
-gradients (select-and-scatter for max, a padded window sum for average).
+Same signatures as ``cnnjax.ops.pool``, and nothing shared with it: padding strings go to
+``lax`` as they are and the other forms are spelled out here, so a bug in the ops' geometry
+cannot hide in the yardstick too. The arithmetic is one ``reduce_window`` per op, and autodiff
+supplies the gradients (select-and-scatter for max, a padded window sum for average).
 """
 
 from __future__ import annotations
@@ -14,16 +15,35 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from cnnjax.ops._util import acc_dtype, padding_2d, pair
+
+def _two(v):
+    """An int or an ``(h, w)`` pair as a pair."""
+    return (int(v), int(v)) if np.ndim(v) == 0 else (int(v[0]), int(v[1]))
+
+
+def _pads(padding):
+    """``padding`` as ``lax`` takes it: the string itself, or the four explicit pads."""
+    if isinstance(padding, str):
+        return padding.upper()
+    if np.ndim(padding) == 0:
+        p = int(padding)
+        return ((0, 0), (p, p), (p, p), (0, 0))
+    if np.ndim(padding) == 1:
+        ph, pw = (int(v) for v in padding)
+        return ((0, 0), (ph, ph), (pw, pw), (0, 0))
+    (t, b), (l, r) = padding
+    return ((0, 0), (int(t), int(b)), (int(l), int(r)), (0, 0))
+
+
+def _acc(dtype):
+    """float32 accumulation for the low-precision floats."""
+    return jnp.float32 if jnp.dtype(dtype).itemsize < 4 else dtype
 
 
 def _config(x, window, stride, padding):
-    window = pair(window, "window", "reference")
-    stride = window if stride is None else pair(stride, "stride", "reference")
-    pads = padding_2d(
-        padding, "reference", in_hw=(x.shape[1], x.shape[2]), window_hw=window, stride=stride
-    )
-    return (1, *window, 1), (1, *stride, 1), ((0, 0), *pads, (0, 0))
+    window = _two(window)
+    stride = window if stride is None else _two(stride)
+    return (1, *window, 1), (1, *stride, 1), _pads(padding)
 
 
 def max_pool2d(
@@ -49,7 +69,7 @@ def avg_pool2d(
     ones over the same padding (the count of non-padded cells in each window).
     """
     dims, strides, pads = _config(x, window, stride, padding)
-    acc = acc_dtype(x.dtype)
+    acc = _acc(x.dtype)
     zero = np.array(0, acc)
     total = lax.reduce_window(x.astype(acc), zero, lax.add, dims, strides, pads)
     if count_include_pad:
@@ -62,4 +82,4 @@ def avg_pool2d(
 
 def global_avg_pool2d(x: jax.Array) -> jax.Array:
     """``jnp.mean`` over H and W (float32 for low precision)."""
-    return jnp.mean(x.astype(acc_dtype(x.dtype)), axis=(1, 2)).astype(x.dtype)
+    return jnp.mean(x.astype(_acc(x.dtype)), axis=(1, 2)).astype(x.dtype)
