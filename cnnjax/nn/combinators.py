@@ -99,6 +99,7 @@ def Sequential(layers: Any) -> Layer:
                 raise _in_child(f"Sequential layer {name!r}", err) from err
         return x, new_state
 
+    apply.children = tuple(named)  # the (name, layer) chain, for cnnjax.trace
     return Layer(init, apply)
 
 
