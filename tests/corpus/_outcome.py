@@ -22,7 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-KINDS = ("clear error", "accepted", "data loss", "traceback", "misleading", "hang")
+KINDS = (
+    "clear error",
+    "accepted",
+    "questionable",
+    "data loss",
+    "traceback",
+    "misleading",
+    "hang",
+)
 
 
 @dataclass
@@ -114,7 +122,7 @@ def _kind(case: Case, status, text: str, crashed: bool, hung: bool, before: str)
     if case.status == 0:
         return "accepted" if status == 0 and named else "misleading"
     if status == 0:
-        return "accepted"  # accepted what it should have refused
+        return "questionable"  # accepted what it should have refused
     return "clear error" if named and status == case.status else "misleading"
 
 
