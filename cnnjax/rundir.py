@@ -22,6 +22,7 @@ import os
 import shutil
 import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,8 +43,10 @@ def check_writable(out: Path) -> None:
         folder = folder.parent
     if not folder.is_dir():
         raise RunDirError(f"--out {out}: {folder} is a file, not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise RunDirError(f"--out {out}: {folder} is not writable by this user")
+    try:  # a real write: os.access says yes to root even on a read-only file system
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as e:
+        raise RunDirError(f"--out {out}: {folder} is not writable ({e.strerror})") from None
 
 
 def _alive(pid: int) -> bool:

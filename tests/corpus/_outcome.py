@@ -44,6 +44,8 @@ class Case:
     fragment: str = ""
     keep: Path | None = None
     setup: Callable[[], None] | None = None
+    # Called after the run: a sentence saying what is wrong on disk, or None.
+    post: Callable[[], str | None] | None = None
     expect: str = field(default="")
 
     def __post_init__(self) -> None:
@@ -59,6 +61,10 @@ class Outcome:
     @property
     def detail(self) -> str:
         return f"{self.kind} (exit {self.status}):\n{self.output[-3000:]}"
+
+    @property
+    def text(self) -> str:
+        return self.output
 
 
 def tree_digest(folder: Path | None) -> str:
@@ -118,6 +124,8 @@ def _kind(case: Case, status, text: str, crashed: bool, hung: bool, before: str)
         return "traceback"
     if case.keep is not None and tree_digest(case.keep) != before:
         return "data loss"
+    if case.post is not None and case.post() is not None:
+        return "questionable"
     named = case.fragment.lower() in text.lower()
     if case.status == 0:
         return "accepted" if status == 0 and named else "misleading"
