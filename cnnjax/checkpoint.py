@@ -24,7 +24,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
+import time
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,9 @@ import numpy as np
 
 FORMAT = "cnnjax-checkpoint-1"
 _META = "__meta__"
+# Tests only: seconds to pause between the fsynced temporary file and its rename, so a test
+# can kill a run in the middle of a checkpoint write.
+PAUSE_ENV = "CNNJAX_TEST_CHECKPOINT_PAUSE_S"
 
 
 class CheckpointError(ValueError):
@@ -63,10 +69,81 @@ def save_checkpoint(path: str | Path, trees: Mapping[str, Any], meta: Mapping[st
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        _test_pause(path)
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _test_pause(path: Path) -> None:
+    seconds = float(os.environ.get(PAUSE_ENV) or 0)
+    if seconds > 0:
+        print(f"cnnjax: test hook: pausing {seconds} s before replacing {path}", file=sys.stderr)
+        sys.stderr.flush()
+        time.sleep(seconds)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (where the platform allows opening a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _read_entries(path: Path) -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` at ``path``, or a ``CheckpointError`` saying what is wrong."""
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint") from None
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read the checkpoint ({e.strerror})") from None
+    if size == 0:
+        raise CheckpointError(f"{path}: the checkpoint is empty (0 bytes)")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(
+            f"{path}: not a checkpoint: not a .npz (zip) archive, or truncated ({size} bytes)"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
+        raise CheckpointError(f"{path}: damaged checkpoint ({type(e).__name__}: {e})") from None
+
+
+def _read_meta(path: Path, stored: dict[str, np.ndarray]) -> dict[str, Any]:
+    if _META not in stored:
+        raise CheckpointError(f"{path}: not a cnnjax checkpoint (no {_META} entry)")
+    try:
+        meta = json.loads(str(stored.pop(_META)))
+    except ValueError as e:
+        raise CheckpointError(f"{path}: damaged checkpoint metadata ({e})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: damaged checkpoint metadata (not a JSON object)")
+    if meta.pop("format", None) != FORMAT:
+        raise CheckpointError(f"{path}: unknown checkpoint format, expected {FORMAT}")
+    return meta
+
+
+def require_meta(path: str | Path, meta: Mapping[str, Any], keys: tuple[str, ...]) -> None:
+    """Raise a ``CheckpointError`` naming the keys of ``keys`` missing from ``meta``."""
+    missing = [k for k in keys if k not in meta]
+    if missing:
+        raise CheckpointError(
+            f"{path}: checkpoint metadata lacks {', '.join(map(repr, missing))} "
+            f"(has {sorted(meta)}); was it written by cnnjax train?"
+        )
 
 
 def load_checkpoint(
@@ -82,21 +159,13 @@ def load_checkpoint(
         ``(trees, meta)``: name -> pytree of numpy arrays, and the meta dict.
 
     Raises:
-        CheckpointError: naming the file and the first leaf that is missing, unexpected, or
-            of the wrong shape or dtype.
+        CheckpointError: naming the file and what is wrong: missing, empty, not a zip
+            archive, truncated or CRC-corrupt, metadata that is not cnnjax's, or the first leaf
+            that is missing, unexpected, or of the wrong shape or dtype.
     """
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            stored = {k: npz[k] for k in npz.files}
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such checkpoint") from None
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({e})") from None
-    if _META not in stored:
-        raise CheckpointError(f"{path}: not a cnnjax checkpoint (no {_META} entry)")
-    meta = json.loads(str(stored.pop(_META)))
-    if meta.pop("format", None) != FORMAT:
-        raise CheckpointError(f"{path}: unknown checkpoint format, expected {FORMAT}")
+    path = Path(path)
+    stored = _read_entries(path)
+    meta = _read_meta(path, stored)
     trees = {}
     for name, template in templates.items():
         leaves = []

@@ -30,18 +30,24 @@ import dataclasses
 import json
 import os
 import re
-import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
+
+from cnnjax.data import epoch_batches
+from cnnjax.runtime import backends_started
 
 AXIS = "data"
 ENV_COORDINATOR = "JAX_COORDINATOR_ADDRESS"
 ENV_NUM_PROCESSES = "JAX_NUM_PROCESSES"
 ENV_PROCESS_ID = "JAX_PROCESS_ID"
+# Seconds to wait for the coordinator before giving up (JAX's default is 300).
+ENV_TIMEOUT = "CNNJAX_COORDINATOR_TIMEOUT_S"
+DEFAULT_TIMEOUT_S = 120
 _COUNT_FLAG = "--xla_force_host_platform_device_count"
 
 
@@ -65,48 +71,48 @@ def force_host_device_env(count: int, env: Mapping[str, str] | None = None) -> d
     return env
 
 
-def _backends_started() -> bool:
-    bridge = sys.modules.get("jax._src.xla_bridge")
-    return bool(getattr(bridge, "_backends", None))
-
-
-def initialize(config) -> bool:
+def initialize(settings, *, timeout_s: int | None = None) -> bool:
     """Join a multi-host run when a coordinator address is configured; True if multi-host.
 
-    Each of ``coordinator_address``, ``num_processes``, ``process_id`` comes from the
-    config's ``[distributed]`` table, else from ``JAX_COORDINATOR_ADDRESS``,
-    ``JAX_NUM_PROCESSES``, ``JAX_PROCESS_ID``. Must run before JAX computes anything.
+    Each of ``coordinator_address``, ``num_processes``, ``process_id`` comes from
+    ``settings`` (a config's ``[distributed]`` table), else from ``JAX_COORDINATOR_ADDRESS``,
+    ``JAX_NUM_PROCESSES``, ``JAX_PROCESS_ID``. Must run before JAX computes anything. Waits
+    ``timeout_s`` (default ``$CNNJAX_COORDINATOR_TIMEOUT_S`` or 120) for the coordinator.
 
     Raises:
-        ConfigError: a bad environment value, or JAX's backends already started.
+        ValueError: a bad environment value, JAX's backends already started, or no
+            coordinator answering at the address in time (the message names it).
     """
-    from cnnjax.config import ConfigError
-
-    d, src = config.distributed, config.source
-    address = d.coordinator_address or os.environ.get(ENV_COORDINATOR)
+    address = settings.coordinator_address or os.environ.get(ENV_COORDINATOR)
     if not address:
         return False
     if jax.distributed.is_initialized():
         return jax.process_count() > 1
     counts = {}
     for key, env in (("num_processes", ENV_NUM_PROCESSES), ("process_id", ENV_PROCESS_ID)):
-        value = getattr(d, key)
+        value = getattr(settings, key)
         if value is None and os.environ.get(env):
             try:
                 value = int(os.environ[env])
             except ValueError:
-                raise ConfigError(
-                    src, f"distributed.{key}", f"${env} must be an integer, got {os.environ[env]!r}"
-                ) from None
+                raise ValueError(f"${env} must be an integer, got {os.environ[env]!r}") from None
         counts[key] = value
-    if _backends_started():
-        raise ConfigError(
-            src,
-            "distributed",
-            "jax.distributed.initialize must run before JAX computes "
-            "anything; start the run in a fresh process",
+    if backends_started():
+        raise ValueError(
+            "jax.distributed.initialize must run before JAX computes anything; start the run "
+            "in a fresh process"
         )
-    jax.distributed.initialize(address, counts["num_processes"], counts["process_id"])
+    timeout = int(timeout_s or os.environ.get(ENV_TIMEOUT) or DEFAULT_TIMEOUT_S)
+    try:
+        jax.distributed.initialize(
+            address, counts["num_processes"], counts["process_id"], initialization_timeout=timeout
+        )
+    except Exception as e:  # XLA's runtime errors have no stable type
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise ValueError(
+            f"could not join the run at coordinator {address} within {timeout} s "
+            f"(set ${ENV_TIMEOUT} to wait longer): {first}"
+        ) from None
     return jax.process_count() > 1
 
 
@@ -166,25 +172,21 @@ class Placement:
         return jax.make_array_from_callback(value.shape, self.replicated, lambda i: value[i])
 
 
-def make_placement(devices: int | str = 1, source: str = "<config>") -> Placement:
+def make_placement(devices: int | str = 1) -> Placement:
     """The ``data`` mesh over ``devices`` (``"all"`` or a count of global devices).
 
     With several processes a count must be a multiple of the process count; each process
     contributes its first ``devices / process_count`` local devices.
 
     Raises:
-        ConfigError: naming ``train.devices`` when there are not enough devices.
+        ValueError: when there are not enough devices (the training layer names the key).
     """
-    from cnnjax.config import ConfigError
-
     available, procs = jax.devices(), jax.process_count()
     if devices == "all":
         chosen = list(available)
     else:
         if devices > len(available) or devices % procs:
-            raise ConfigError(
-                source,
-                "train.devices",
+            raise ValueError(
                 f"is {devices} but this run has {len(available)} "
                 f"device(s) over {procs} process(es); use a multiple of {procs} up to "
                 f'{len(available)}, or "all"',
@@ -199,15 +201,11 @@ def _process_devices(devices, process: int) -> list:
     return [d for d in devices if d.process_index == process]
 
 
-def check_batch_size(batch_size: int, placement: Placement, source: str = "<config>") -> None:
-    """Raise a ``ConfigError`` naming ``train.batch_size`` unless the devices divide it."""
-    from cnnjax.config import ConfigError
-
+def check_batch_size(batch_size: int, placement: Placement) -> None:
+    """Raise a ``ValueError`` unless the placement's devices divide ``batch_size``."""
     n = placement.num_devices
     if batch_size % n:
-        raise ConfigError(
-            source,
-            "train.batch_size",
+        raise ValueError(
             f"is {batch_size}, which the {n} devices of "
             f"`train.devices` do not divide; use a multiple of {n} (each device gets "
             f"batch_size / {n} examples)",
@@ -243,8 +241,6 @@ def host_batches(
     augmentation a host gathers only its own rows; with it, the augmentation is drawn for
     the whole global batch (so it does not depend on the host count) and then sliced.
     """
-    from cnnjax.data import epoch_batches
-
     rows = placement.local_rows(batch_size)
     if augment is not None:
         for x, y in epoch_batches(
@@ -266,8 +262,6 @@ def broadcast_from_main(tree: Any) -> Any:
     """``tree`` as process 0 has it, on every process (a no-op in a single process)."""
     if jax.process_count() == 1:
         return tree
-    from jax.experimental import multihost_utils
-
     return multihost_utils.broadcast_one_to_all(tree)
 
 

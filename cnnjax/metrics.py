@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 # Fields that depend on the machine's speed; everything else in a metrics record is a pure
 # function of the config and the seed (on one machine).
-TIMING_FIELDS = ("epoch_seconds", "train_seconds", "images_per_second")
+TIMING_FIELDS = ("epoch_seconds", "train_seconds", "compile_seconds", "images_per_second")
 
 
 class ProgressBar:

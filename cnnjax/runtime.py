@@ -32,7 +32,8 @@ HUGE_PAGES_ENV = "CNNJAX_HUGE_PAGES"
 _THP_SETTING = "/sys/kernel/mm/transparent_hugepage/enabled"
 
 
-def _backends_started() -> bool:
+def backends_started() -> bool:
+    """Whether JAX's backends have started (XLA flags and process settings are then fixed)."""
     bridge = sys.modules.get("jax._src.xla_bridge")
     return bool(getattr(bridge, "_backends", None))
 
@@ -60,7 +61,7 @@ def configure_fast_cpu_convolutions(enable: bool | None = None) -> bool:
     if enable is None:
         enable = os.environ.get(OPT_OUT_ENV, "1") != "0"
     existing = os.environ.get("XLA_FLAGS", "")
-    if not enable or "xla_cpu_experimental_ynn_fusion_type" in existing or _backends_started():
+    if not enable or "xla_cpu_experimental_ynn_fusion_type" in existing or backends_started():
         return False
     try:
         version = importlib.metadata.version("jaxlib")
@@ -160,7 +161,7 @@ def relaunch_with_huge_pages() -> None:
     """
     env = huge_pages_environment()
     argv = getattr(sys, "orig_argv", None)
-    if env is None or not argv or not sys.executable or _backends_started():
+    if env is None or not argv or not sys.executable or backends_started():
         return
     sys.stdout.flush()
     sys.stderr.flush()

@@ -11,8 +11,10 @@ checkpoint ends exactly where the uninterrupted run does.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -25,11 +27,13 @@ import numpy as np
 import optax
 
 from cnnjax import config as cfgmod
-from cnnjax import distributed
-from cnnjax.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from cnnjax import distributed, nn, ops, reference
+from cnnjax.checkpoint import CheckpointError, load_checkpoint, require_meta, save_checkpoint
 from cnnjax.config import ConfigError, ExperimentConfig
+from cnnjax.data import AUGMENTATIONS, load_dataset, num_batches
 from cnnjax.distributed import Placement, host_batches
 from cnnjax.metrics import ProgressBar, format_epoch, plot_curves, write_metrics, write_text_atomic
+from cnnjax.rundir import RunLock, check_writable, commit_staging, staging_dir
 from cnnjax.steps import compiled_steps, evaluate, make_eval_step, step_key
 
 CHECKPOINT = "checkpoint.npz"
@@ -64,9 +68,6 @@ class Experiment(NamedTuple):
 
 def build_experiment(config: ExperimentConfig) -> Experiment:
     """Load the data, build and initialise the model and the optimizer for ``config``."""
-    from cnnjax import nn, ops, reference
-    from cnnjax.data import AUGMENTATIONS, load_dataset, num_batches
-
     src = config.source
     augment = config.data.augment
     if augment is not None and augment not in AUGMENTATIONS:
@@ -161,6 +162,10 @@ def _check_finite(losses: list, checked: int, epoch: int, steps_per_epoch: int, 
 def train_epoch(exp: Experiment, config, carry, epoch: int, *, train_step, placement: Placement):
     """One epoch; returns the new ``(params, state, opt_state)`` and the epoch's metrics.
 
+    ``steps`` counts this epoch's steps; ``compile_seconds`` is the time spent compiling the
+    step (ahead of its first call; near 0 once compiled), not counted in ``train_seconds``
+    or ``images_per_second``.
+
     Each process reads only its rows of every global batch (``host_batches``); they are
     assembled into one batch sharded over ``placement``'s devices.
 
@@ -170,7 +175,7 @@ def train_epoch(exp: Experiment, config, carry, epoch: int, *, train_step, place
     params, state, opt_state = carry
     t = config.train
     bar = ProgressBar(exp.steps_per_epoch, f"epoch {epoch}/{t.epochs}")
-    losses, accs, checked, images = [], [], 0, 0
+    losses, accs, checked, images, compile_seconds = [], [], 0, 0, 0.0
     start = time.perf_counter()
     batches = host_batches(
         exp.data.train_images,
@@ -184,6 +189,10 @@ def train_epoch(exp: Experiment, config, carry, epoch: int, *, train_step, place
     for step, (x, y) in enumerate(batches):
         key = placement.replicate(step_key(config.seed, epoch, step))
         x, y = placement.from_local(x, t.batch_size), placement.from_local(y, t.batch_size)
+        if step == 0:  # compile ahead of time (cached by JAX), timed apart from the steps
+            tic = time.perf_counter()
+            train_step = train_step.lower(params, state, opt_state, x, y, key).compile()
+            compile_seconds = time.perf_counter() - tic
         params, state, opt_state, loss, acc = train_step(params, state, opt_state, x, y, key)
         losses.append(loss)
         accs.append(acc)
@@ -193,11 +202,12 @@ def train_epoch(exp: Experiment, config, carry, epoch: int, *, train_step, place
             bar.update(step + 1 - bar.count, loss=float(losses[-1]))
     _check_finite(losses, checked, epoch, exp.steps_per_epoch, bar)
     bar.close()
-    seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - start - compile_seconds
     metrics = {
         "train_loss": float(np.mean(np.asarray(jnp.stack(losses), np.float64))),
         "train_accuracy": float(np.mean(np.asarray(jnp.stack(accs), np.float64))),
         "steps": len(losses),
+        "compile_seconds": compile_seconds,
         "train_seconds": seconds,
         "images_per_second": images / seconds,
     }
@@ -219,46 +229,176 @@ def train_and_evaluate(
     ``metrics.jsonl`` (one JSON object per epoch), ``summary.json``, ``config.toml`` (the
     resolved config), ``curves.png`` and ``checkpoint.npz`` (after every epoch, atomically).
 
+    Everything that can be checked is checked before the folder is touched: that it is
+    writable, the config, the data, the model, the optimizer (one eager update on the real
+    parameters). The folder is locked for the run (:class:`cnnjax.rundir.RunLock`). A new run
+    (fresh or ``overwrite``) writes into a staging folder and replaces an earlier run only at
+    its first checkpoint, at the end of epoch 1; a start that fails before leaves the earlier
+    run, or no folder at all, as it was.
+
+    ``resume`` continues the run in ``workdir`` to ``train.epochs``: every other setting must
+    be what the checkpoint was trained with (``train.eval_batch_size``, ``train.devices``,
+    ``output.*`` and ``distributed.*`` may change); a larger ``train.epochs`` extends the run
+    (a schedule is then resolved for the new length: a warning says so), a smaller one than
+    the epochs done is refused, and a finished run is reported and left unchanged.
+
     Args:
         config: the experiment.
         workdir: the output directory.
-        resume: continue from ``checkpoint.npz`` (a fresh start when there is none).
-        overwrite: allow replacing an earlier run's outputs in ``workdir``.
+        resume: continue from ``checkpoint.npz`` (a fresh start when the folder holds no run).
+        overwrite: replace an earlier run's outputs in ``workdir``.
         verbose: print one line per epoch to stdout (and a progress bar on a terminal).
         on_epoch_end: called as ``on_epoch_end(epoch, record)`` after each checkpoint.
 
     Returns:
-        The summary: ``test_accuracy``, ``test_loss``, ``epochs``, ``wall_seconds``,
-        ``images_per_second``, ``config`` and a few more.
+        The summary: ``test_accuracy``, ``test_loss``, ``epochs``, ``total_steps``,
+        ``wall_seconds``, ``compile_seconds``, ``images_per_second``, ``config`` and more.
 
     Raises:
-        ConfigError: the data or model do not fit the config.
-        CheckpointError: an earlier run's outputs would be overwritten, or the checkpoint
+        ConfigError: the data, model or optimizer do not fit the config.
+        CheckpointError: an earlier run would be overwritten, the checkpoint is damaged or
             does not fit the config.
+        RunDirError: the folder is not writable, is a file, or another run holds it.
         NonFiniteLossError: the loss became NaN/Inf (the last good checkpoint is kept).
     """
     start = time.perf_counter()
-    distributed.initialize(config)  # before anything else touches JAX
+    _initialize_distributed(config)  # before anything else touches JAX
     main = distributed.is_main_process()
-    verbose = verbose and main
     out = Path(workdir or config.output.dir or Path("runs") / config.name)
     if main:
-        _prepare_workdir(out, resume=resume, overwrite=overwrite)
+        check_writable(out)
     exp = build_experiment(config)
-    placement = distributed.make_placement(config.train.devices, config.source)
-    distributed.check_batch_size(config.train.batch_size, placement, config.source)
-    carry, history = _start(out / CHECKPOINT, exp, config, resume=resume, verbose=verbose)
-    carry = placement.replicate(carry)
-    if main:
-        write_text_atomic(out / "config.toml", cfgmod.to_toml(config))
+    probe_optimizer(exp, config)
+    placement = _placement(config)
+    with RunLock(out) if main else contextlib.nullcontext():
+        plan = _plan(out, exp, config, resume=resume, overwrite=overwrite, verbose=verbose)
+        if plan.done is not None:
+            return plan.done
+        try:
+            history = _train(out, exp, config, plan, placement, verbose and main, on_epoch_end)
+        finally:
+            if plan.stage is not None:
+                shutil.rmtree(plan.stage, ignore_errors=True)
+    previous = sum(r["epoch_seconds"] for r in plan.history)
+    wall = previous + time.perf_counter() - start
+    return _finish(out, config, exp, history, wall, write=main)
+
+
+def _initialize_distributed(config: ExperimentConfig) -> None:
+    try:
+        distributed.initialize(config.distributed)
+    except ValueError as e:
+        raise ConfigError(config.source, "distributed", str(e)) from None
+
+
+def _placement(config: ExperimentConfig) -> Placement:
+    """The devices of ``train.devices``; their errors as ``ConfigError`` naming the key."""
+    try:
+        placement = distributed.make_placement(config.train.devices)
+    except ValueError as e:
+        raise ConfigError(config.source, "train.devices", str(e)) from None
+    try:
+        distributed.check_batch_size(config.train.batch_size, placement)
+    except ValueError as e:
+        raise ConfigError(config.source, "train.batch_size", str(e)) from None
+    return placement
+
+
+def probe_optimizer(exp: Experiment, config: ExperimentConfig) -> None:
+    """One eager optimizer update on the real parameter tree (zero gradients), so a bad
+    optimizer argument fails here, naming ``optimizer``, and not inside the compiled step."""
+    zeros = jax.tree.map(jnp.zeros_like, exp.params)
+    try:
+        with jax.numpy_dtype_promotion("standard"):
+            updates, _ = exp.optimizer.update(zeros, exp.opt_state, exp.params)
+        jax.block_until_ready(updates)
+    except Exception as e:  # optax's own errors are of many types
+        raise ConfigError(
+            config.source, "optimizer", f"one optimizer update failed: {type(e).__name__}: {e}"
+        ) from None
+
+
+class _Plan(NamedTuple):
+    """Where a run starts: its carry and history, the staging folder of a new run (None when
+    resuming into ``out``), and the summary of a run that has nothing left to do."""
+
+    carry: Any
+    history: list
+    stage: Path | None
+    done: dict | None
+
+
+def _plan(out: Path, exp: Experiment, config, *, resume: bool, overwrite: bool, verbose: bool):
+    carry, history, stage, done = None, [], None, None
+    if distributed.is_main_process():
+        carry, history, stage, done = _plan_main(out, exp, config, resume, overwrite, verbose)
+    if carry is None:
+        carry = distributed.to_host((exp.params, exp.state, exp.opt_state))
+    history = distributed.broadcast_json(history)
+    done = distributed.broadcast_json(done)
+    return _Plan(distributed.broadcast_from_main(carry), history, stage, done)
+
+
+def _plan_main(out: Path, exp, config, resume: bool, overwrite: bool, verbose: bool):
+    ckpt = out / CHECKPOINT
+    earlier = [name for name in OUTPUTS if (out / name).exists()]
+    if resume and ckpt.exists():
+        carry, history = _restore(ckpt, exp, config)
+        done = len(history)
+        if done == config.train.epochs:
+            return carry, history, None, _finished(out, config, exp, history)
+        if verbose:
+            print(
+                f"resuming {out} at epoch {done + 1}/{config.train.epochs} (checkpoint of "
+                f"epoch {done})",
+                file=sys.stderr,
+            )
+        return carry, history, None, None
+    if earlier and resume:
+        raise CheckpointError(
+            f"{out} holds {', '.join(earlier)} but no {CHECKPOINT} to resume from; pass "
+            "--overwrite to replace it, or --out for another directory"
+        )
+    if earlier and not overwrite:
+        raise CheckpointError(
+            f"{out} already holds a run ({', '.join(earlier)}); pass --resume to continue it, "
+            "--overwrite to replace it, or --out for another directory"
+        )
+    if resume and verbose:
+        print(f"no checkpoint in {out}, starting from epoch 1", file=sys.stderr)
+    return None, [], staging_dir(out), None
+
+
+def _finished(out: Path, config, exp, history: list) -> dict[str, Any]:
+    """A resumed run with no epochs left: its summary, files untouched (written only when
+    the run was killed between its last checkpoint and its summary)."""
+    print(f"{out}: the run has finished all {len(history)} epochs; nothing to do", file=sys.stderr)
+    try:
+        summary = json.loads((out / "summary.json").read_text())
+        if summary.get("epochs") == len(history):
+            return summary
+    except (OSError, ValueError):
+        pass
+    wall = sum(r["epoch_seconds"] for r in history)
+    return _finish(out, config, exp, history, wall, write=True)
+
+
+def _train(out, exp, config, plan: _Plan, placement, verbose: bool, on_epoch_end) -> list:
+    """The epochs from the plan's last one to ``train.epochs``; returns the whole history."""
+    main = distributed.is_main_process()
+    carry, history, stage = placement.replicate(plan.carry), list(plan.history), plan.stage
     train_step, eval_step = compiled_steps(config, exp, placement)
-    previous = sum(r["epoch_seconds"] for r in history)
     d = exp.data
     for epoch in range(len(history) + 1, config.train.epochs + 1):
         epoch_start = time.perf_counter()
-        carry, record = train_epoch(
-            exp, config, carry, epoch, train_step=train_step, placement=placement
-        )
+        try:
+            carry, record = train_epoch(
+                exp, config, carry, epoch, train_step=train_step, placement=placement
+            )
+        except NonFiniteLossError:
+            if main and history and config.output.plot:
+                plot_curves(out / "curves.png", history, _title(config))
+            raise
         test_loss, test_acc = evaluate(
             eval_step,
             carry[0],
@@ -274,59 +414,70 @@ def train_and_evaluate(
         history.append(record)
         trees = dict(zip(("params", "state", "opt_state"), distributed.to_host(carry), strict=True))
         if main:
-            meta = {
-                "epoch": epoch,
-                "history": history,
-                "config": cfgmod.to_dict(config),
-                "normalization": {"mean": list(d.mean), "std": list(d.std)},
-            }
-            save_checkpoint(out / CHECKPOINT, trees, meta)
-            write_metrics(out / "metrics.jsonl", history)
+            _save_epoch(stage or out, config, exp, trees, history)
+            if stage is not None:
+                commit_staging(stage, out, OUTPUTS, CHECKPOINT)
+                stage = None
         if verbose:
             print(format_epoch(record), flush=True)
         if on_epoch_end is not None:
             on_epoch_end(epoch, record)
-    return _finish(out, config, exp, history, previous + time.perf_counter() - start, write=main)
+    return history
 
 
-def _start(ckpt: Path, exp: Experiment, config, *, resume: bool, verbose: bool):
-    """The first ``(params, state, opt_state)`` as numpy trees, and the history so far: from
-    the checkpoint when resuming, read by process 0 and broadcast to the others."""
-    carry, history = distributed.to_host((exp.params, exp.state, exp.opt_state)), []
-    if distributed.is_main_process():
-        if resume and ckpt.exists():
-            carry, history = _restore(ckpt, exp, config)
-        elif resume and verbose:
-            print(f"no checkpoint in {ckpt.parent}, starting from epoch 1", file=sys.stderr)
-    return distributed.broadcast_from_main(carry), distributed.broadcast_json(history)
+def _save_epoch(folder: Path, config, exp: Experiment, trees, history: list) -> None:
+    """The checkpoint first (what a resume trusts), then the metrics and config it agrees with."""
+    d = exp.data
+    meta = {
+        "epoch": history[-1]["epoch"],
+        "history": history,
+        "config": cfgmod.to_dict(config),
+        "normalization": {"mean": list(d.mean), "std": list(d.std)},
+    }
+    save_checkpoint(folder / CHECKPOINT, trees, meta)
+    write_metrics(folder / "metrics.jsonl", history)
+    write_text_atomic(folder / "config.toml", cfgmod.to_toml(config))
 
 
-def _prepare_workdir(out: Path, *, resume: bool, overwrite: bool) -> None:
-    """Create ``out``; refuse to replace an earlier run unless resuming or overwriting."""
-    out.mkdir(parents=True, exist_ok=True)
-    earlier = [name for name in OUTPUTS if (out / name).exists()]
-    if earlier and not (resume or overwrite):
-        raise CheckpointError(
-            f"{out} already holds a run ({', '.join(earlier)}); pass --resume to continue it, "
-            "--overwrite to replace it, or --out for another directory"
-        )
-    if overwrite and not resume:
-        for name in earlier:
-            (out / name).unlink()
+def _title(config: ExperimentConfig) -> str:
+    return f"{config.name} ({config.train.grad} VJPs)"
 
 
 def _restore(ckpt: Path, exp: Experiment, config: ExperimentConfig):
+    """The checkpoint's carry and history, after checking it may continue under ``config``."""
     templates = {"params": exp.params, "state": exp.state, "opt_state": exp.opt_state}
     trees, meta = load_checkpoint(ckpt, templates)
+    require_meta(ckpt, meta, ("epoch", "history", "config"))
     was, now = _flatten(meta["config"]), _flatten(cfgmod.to_dict(config))
-    for key in sorted(set(was) | set(now)):
-        if was.get(key) != now.get(key) and not key.startswith(RESUMABLE_CHANGES):
-            raise CheckpointError(
-                f"{ckpt}: cannot resume, `{key}` was {was.get(key)!r} and is now "
-                f"{now.get(key)!r} (use --out for a new run)"
-            )
-    carry = tuple(trees[k] for k in templates)
-    return carry, list(meta["history"])[: config.train.epochs]
+    changed = [
+        f"`{k}` was {was.get(k)!r} and is now {now.get(k)!r}"
+        for k in sorted(set(was) | set(now))
+        if was.get(k) != now.get(k) and not k.startswith(RESUMABLE_CHANGES)
+    ]
+    if changed:
+        raise CheckpointError(
+            f"{ckpt}: cannot resume with other settings: {'; '.join(changed)} "
+            "(only train.epochs, train.eval_batch_size, train.devices, output.* and "
+            "distributed.* may change; use --out for a new run)"
+        )
+    history, epochs = list(meta["history"]), config.train.epochs
+    if len(history) != meta["epoch"]:
+        raise CheckpointError(
+            f"{ckpt}: damaged metadata: epoch {meta['epoch']} but {len(history)} history records"
+        )
+    if epochs < len(history):
+        raise CheckpointError(
+            f"{ckpt}: cannot resume to `train.epochs`={epochs}: the run has done "
+            f"{len(history)} epochs (a resume never drops epochs; use --out for a new run)"
+        )
+    first = was.get("train.epochs")
+    if epochs > len(history) and first != epochs and config.optimizer.schedule is not None:
+        print(
+            f"cnnjax: warning: extending the run from {first} to {epochs} epochs: the "
+            "learning-rate schedule is resolved for the new length from here on",
+            file=sys.stderr,
+        )
+    return tuple(trees[k] for k in templates), history
 
 
 def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -351,8 +502,9 @@ def _finish(out: Path, config, exp, history: list, wall: float, *, write: bool) 
         "train_loss": last["train_loss"],
         "best_test_accuracy": max(r["test_accuracy"] for r in history),
         "epochs": last["epoch"],
-        "steps": sum(r["steps"] for r in history),
+        "total_steps": sum(r["steps"] for r in history),
         "wall_seconds": wall,
+        "compile_seconds": sum(r.get("compile_seconds", 0.0) for r in history),
         "images_per_second": images / train_seconds,
         "num_params": int(sum(np.size(x) for x in jax.tree.leaves(exp.params))),
         "workdir": str(out),
@@ -363,24 +515,41 @@ def _finish(out: Path, config, exp, history: list, wall: float, *, write: bool) 
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     write_metrics(out / "metrics.jsonl", history)
     if config.output.plot:
-        plot_curves(out / "curves.png", history, f"{config.name} ({config.train.grad} VJPs)")
+        plot_curves(out / "curves.png", history, _title(config))
     return summary
 
 
-def evaluate_checkpoint(config: ExperimentConfig, path: str | Path) -> dict[str, float]:
-    """Evaluate a saved checkpoint on ``config``'s test split: ``test_loss``, ``test_accuracy``.
+def evaluate_checkpoint(
+    config: ExperimentConfig, path: str | Path, *, other_data: bool = False
+) -> dict[str, Any]:
+    """Evaluate a saved checkpoint on the test split it was trained with.
 
-    The data is normalised with the statistics stored in the checkpoint (``normalize="fixed"``),
-    so a different ``data.options.limit`` does not change them.
+    The checkpoint's metadata holds the run's config: its ``[data]`` settings (data set,
+    split seed, test fraction, ...) must equal ``config``'s, else a ``ConfigError`` names the
+    keys that differ, unless ``other_data`` (then a warning says so and ``config``'s data is
+    used). The data is normalised with the statistics stored in the checkpoint
+    (``normalize="fixed"``). Non-finite parameters give a warning on stderr.
+
+    Returns:
+        ``test_loss``, ``test_accuracy``, ``epoch``, ``num_test`` and ``non_finite`` (the
+        number of NaN/Inf parameter values).
     """
     _, meta = load_checkpoint(path, {})
-    if "normalization" in meta:
-        options = {**config.data.options, "normalize": "fixed", **meta["normalization"]}
-        config = dataclasses.replace(config, data=dataclasses.replace(config.data, options=options))
+    require_meta(path, meta, ("epoch", "config", "normalization"))
+    _check_eval_data(config, meta["config"], path, other_data)
+    options = {**config.data.options, "normalize": "fixed", **meta["normalization"]}
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, options=options))
     exp = build_experiment(config)
     templates = {"params": exp.params, "state": exp.state}
     trees, meta = load_checkpoint(path, templates)
     params, state = (jax.tree.map(jnp.asarray, trees[k]) for k in templates)
+    bad = sum(int(np.size(x) - np.isfinite(x).sum()) for x in jax.tree.leaves(trees["params"]))
+    if bad:
+        print(
+            f"cnnjax eval: warning: {path} holds {bad} NaN/Inf parameter values; "
+            "the scores below are not meaningful",
+            file=sys.stderr,
+        )
     d = exp.data
     loss, acc = evaluate(
         make_eval_step(exp.model, exp.ops),
@@ -395,4 +564,24 @@ def evaluate_checkpoint(config: ExperimentConfig, path: str | Path) -> dict[str,
         "test_accuracy": acc,
         "epoch": meta.get("epoch"),
         "num_test": int(d.test_images.shape[0]),
+        "non_finite": bad,
     }
+
+
+def _check_eval_data(config: ExperimentConfig, trained: Mapping, path, other_data: bool) -> None:
+    was = _flatten(trained.get("data", {}), "data.")
+    now = _flatten(cfgmod.to_dict(config.data), "data.")
+    changed = [
+        f"`{k}` was {was.get(k)!r}, is {now.get(k)!r}"
+        for k in sorted(set(was) | set(now))
+        if was.get(k) != now.get(k)
+    ]
+    if not changed:
+        return
+    message = (
+        f"differs from the data {path} was trained with ({'; '.join(changed)}), so the test "
+        "split may hold training images"
+    )
+    if not other_data:
+        raise ConfigError(config.source, "data", f"{message}; pass --other-data to score anyway")
+    print(f"cnnjax eval: warning: `data` {message}", file=sys.stderr)

@@ -32,6 +32,7 @@ METRIC_KEYS = {
     "test_loss",
     "test_accuracy",
     "steps",
+    "compile_seconds",
     "images_per_second",
     "train_seconds",
     "epoch_seconds",
@@ -40,6 +41,8 @@ SUMMARY_KEYS = {
     "test_accuracy",
     "test_loss",
     "epochs",
+    "total_steps",
+    "compile_seconds",
     "wall_seconds",
     "images_per_second",
     "config",
@@ -236,12 +239,12 @@ def test_checkpoint_errors(tmp_path):
     with pytest.raises(CheckpointError, match="unexpected leaf"):
         load_checkpoint(path, {"params": {}})
     (tmp_path / "bad.npz").write_bytes(b"not a zip file")
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+    with pytest.raises(CheckpointError, match="not a .npz .zip. archive"):
         load_checkpoint(tmp_path / "bad.npz", tree)
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         load_checkpoint(tmp_path / "none.npz", tree)
     np.savez(tmp_path / "pickled.npz", x=np.array([{"a": 1}], dtype=object))
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+    with pytest.raises(CheckpointError, match="damaged checkpoint .ValueError"):
         load_checkpoint(tmp_path / "pickled.npz", tree)
 
 
@@ -300,6 +303,8 @@ def test_eval_normalises_with_the_statistics_saved_in_the_checkpoint(reference_r
     _, meta = load_checkpoint(ref_dir / "checkpoint.npz", {})
     assert len(meta["normalization"]["mean"]) == len(meta["normalization"]["std"]) == 1
     fewer = load_config(DIGITS, [*TINY, "data.options.limit=16"])
-    result = evaluate_checkpoint(fewer, ref_dir / "checkpoint.npz")
+    with pytest.raises(ConfigError, match=r"`data`: differs .*data.options.limit"):
+        evaluate_checkpoint(fewer, ref_dir / "checkpoint.npz")
+    result = evaluate_checkpoint(fewer, ref_dir / "checkpoint.npz", other_data=True)
     assert result["test_loss"] == pytest.approx(ref_summary["test_loss"], rel=1e-6)
     assert result["test_accuracy"] == ref_summary["test_accuracy"]

@@ -82,7 +82,27 @@ def run(args: argparse.Namespace) -> int:
             os.environ["XLA_FLAGS"] = flags
 
 
+def _check_outputs(args: argparse.Namespace) -> str | None:
+    """Why ``--json``/``--markdown`` could not be written, checked before minutes of audit."""
+    for flag, path in (("--json", args.json), ("--markdown", args.markdown)):
+        if path is None:
+            continue
+        folder = path.parent if str(path.parent) else pathlib.Path(".")
+        if path.is_dir():
+            return f"cnnjax audit: error: {flag} {path} is a folder, not a file"
+        if not folder.is_dir():
+            return f"cnnjax audit: error: {flag} {path}: folder {folder} does not exist"
+        if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            return f"cnnjax audit: error: {flag} {path} is not writable"
+    return None
+
+
 def _run(args: argparse.Namespace) -> int:
+    problem = _check_outputs(args)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    # Imported here, not at the top: `cnnjax --help` starts no JAX.
     from cnnjax.audit import grid
     from cnnjax.audit.report import HEADER, format_markdown, format_table
 

@@ -1,7 +1,8 @@
 """``cnnjax eval CONFIG --checkpoint PATH [--set KEY=VALUE ...]``: test a saved model.
 
-Parses, then calls :func:`cnnjax.train.evaluate_checkpoint`; the last line printed is
-``test_accuracy=0.XXXX``.
+Parses, then calls :func:`cnnjax.train.evaluate_checkpoint`, which scores on the data split
+the checkpoint was trained with (a config whose ``[data]`` differs is refused unless
+``--other-data``); the last line printed is ``test_accuracy=0.XXXX``.
 """
 
 from __future__ import annotations
@@ -20,17 +21,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--checkpoint", required=True, help="a checkpoint.npz written by cnnjax train"
     )
     add_override_argument(parser)
+    parser.add_argument(
+        "--other-data",
+        action="store_true",
+        help="score on the config's data even where it differs from the data the checkpoint "
+        "was trained with (default: refuse, since the test split may hold training images)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: `cnnjax --help` starts no JAX.
     from cnnjax.checkpoint import CheckpointError
     from cnnjax.config import ConfigError, load_config
     from cnnjax.train import evaluate_checkpoint
 
     try:
         config = load_config(args.config, args.overrides)
-        result = evaluate_checkpoint(config, args.checkpoint)
-    except (ConfigError, CheckpointError, FileNotFoundError) as e:
+        result = evaluate_checkpoint(config, args.checkpoint, other_data=args.other_data)
+    except (ConfigError, CheckpointError, OSError) as e:
         print(f"cnnjax eval: error: {e}", file=sys.stderr)
         return 1
     print(

@@ -18,22 +18,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="output directory (default: output.dir or runs/<name>)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
-        "--resume", action="store_true", help="continue from the output's last checkpoint"
+        "--resume",
+        action="store_true",
+        help="continue the run in the output directory to its train.epochs (a larger "
+        "--set train.epochs=N extends it; no other setting may change)",
     )
     mode.add_argument(
-        "--overwrite", action="store_true", help="replace an earlier run in the output directory"
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier run in the output directory (kept until the new run's "
+        "first checkpoint)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: `cnnjax --help` and `cnnjax train --help` start no JAX.
     from cnnjax.checkpoint import CheckpointError
     from cnnjax.config import ConfigError, load_config
+    from cnnjax.rundir import RunDirError
     from cnnjax.train import NonFiniteLossError, train_and_evaluate
 
     try:
         config = load_config(args.config, args.overrides)
         summary = train_and_evaluate(config, args.out, resume=args.resume, overwrite=args.overwrite)
-    except (ConfigError, CheckpointError, NonFiniteLossError, FileNotFoundError) as e:
+    except (ConfigError, CheckpointError, RunDirError, NonFiniteLossError, OSError) as e:
         print(f"cnnjax train: error: {e}", file=sys.stderr)
         return 1
     import jax
