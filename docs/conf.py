@@ -33,6 +33,7 @@ html_math_renderer = "mathml"
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build"]
 myst_heading_anchors = 3
+myst_enable_extensions = ["dollarmath"]  # $...$ and $$...$$ in the Markdown pages
 
 autodoc_typehints = "signature"
 autodoc_member_order = "bysource"

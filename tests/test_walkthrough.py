@@ -34,7 +34,7 @@ def test_walkthrough_gradients_equal_autodiff_and_the_step_lowers_the_loss(tmp_p
     assert (tmp_path / "receptive_field.png").stat().st_size > 10_000
     # the docs page shows this output: it must be the script's, not a stale copy
     page = (SCRIPT.parents[1] / "docs" / "walkthrough.md").read_text()
-    shown = page.split("## What the script prints\n\n```\n", 1)[1].split("```", 1)[0]
+    shown = page.split("## What the script prints\n\n```text\n", 1)[1].split("```", 1)[0]
     here = printed.replace(f"wrote {tmp_path}/", "wrote runs/walkthrough/")
     assert shown.strip() == here.strip(), "docs/walkthrough.md's output is stale: rerun the script"
 
