@@ -29,6 +29,7 @@ import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import optax
 
 from cnnjax._toml_dataclass import ConfigError, ConfigTypeError
@@ -208,8 +209,6 @@ def _check_value(kind: str, key: str, value: Any, prefix: str, source: str, *, s
         raise ConfigError(source, dotted, f"must be >= 0, got {value}")
     if kind == "dtype":
         try:
-            import numpy as np
-
             np.dtype(value)
         except TypeError:
             raise ConfigError(source, dotted, f"{value!r} is not a dtype name") from None

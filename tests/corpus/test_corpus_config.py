@@ -124,6 +124,29 @@ LOAD_CASES = [
         "`optimizer.schedule.cosine_kwargs`: must be a list of tables",
     ),
     (
+        "sgdr-table-not-list",
+        SCHED + 'name = "sgdr_schedule"\n[optimizer.schedule.cosine_kwargs]\ninit_value = 0.0\n',
+        [],
+        T,
+        "`optimizer.schedule.cosine_kwargs`: must be a list of tables",
+    ),
+    (
+        "sgdr-bad-cycle",
+        SCHED + 'name = "sgdr_schedule"\ncosine_kwargs = [{init_value = 0.0, peak_value = 0.1, '
+        'warmup_steps = 1, decay_steps = "total_step"}]\n',
+        [],
+        E,
+        "`optimizer.schedule.cosine_kwargs[0].decay_steps`: unknown step placeholder",
+    ),
+    (
+        "sgdr-ok",
+        SCHED + 'name = "sgdr_schedule"\ncosine_kwargs = [{init_value = 0.0, peak_value = 0.1, '
+        'warmup_steps = 1, decay_steps = "steps_per_epoch"}]\n',
+        [],
+        None,
+        "",
+    ),
+    (
         "unknown-schedule",
         SCHED + 'name = "cosine"\ninit_value = 0.1\n',
         [],
