@@ -1,141 +1,66 @@
 """Pooling over NHWC feature maps, each a ``jax.custom_vjp`` with a hand-derived VJP.
 
-Every pooled output cell reads one window of the (padded) input. Forward passes loop over the
-``KH * KW`` window offsets with strided slices of the padded input; backward passes are the
-transpose of those slices, a strided *pad* of each offset's cotangent, summed (or, for
-non-overlapping windows, interleaved by a reshape). Both are plain JAX, so the VJPs are
-differentiable again. Residuals: max pooling keeps a small-integer argmax per output cell;
-average pooling keeps nothing (its VJP depends only on static shapes).
+Every pooled output cell reads one window of the (padded) input, described by a static
+:class:`~cnnjax.ops.geometry.WindowGeometry`. Forward passes loop over the window offsets with
+strided slices of the padded input; backward passes are the transpose of those slices, a
+strided *pad* of each offset's cotangent, summed (:mod:`cnnjax.ops._windows`). Both are plain
+JAX, so the VJPs differentiate again. Residuals: max pooling keeps a small-integer argmax per
+output cell (:mod:`cnnjax.ops._pool_argmax` computes it); average pooling keeps nothing.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
-from cnnjax.ops._util import (
-    Padding2D,
-    Pair,
-    acc_dtype,
-    check_float,
-    check_rank,
-    check_window_fits,
-    out_size,
-    padding_2d,
-    pair,
-)
+from cnnjax.ops._pool_argmax import max_and_argmax
+from cnnjax.ops._util import acc_dtype, check_float, check_rank
+from cnnjax.ops._windows import from_blocks, pad, tiles, window_slices, window_transpose
+from cnnjax.ops.geometry import Pair, WindowGeometry, window_geometry
 
 __all__ = ["avg_pool2d", "global_avg_pool2d", "max_pool2d"]
 
 
-class _Geom(NamedTuple):
-    """Static, hashable window geometry of one pooling call (passed as a nondiff arg)."""
-
-    window: Pair  # (KH, KW)
-    stride: Pair  # (SH, SW)
-    pads: Padding2D  # ((top, bottom), (left, right))
-    in_hw: Pair  # (H, W) of the unpadded input
-    out_hw: Pair  # (H_out, W_out)
-
-
-def _geometry(op: str, x: Any, window: Any, stride: Any, padding: Any) -> _Geom:
+def _pool_geometry(op, x, window, stride, padding, dilation, ceil_mode) -> WindowGeometry:
     """Validate ``x`` and the static configuration at the public boundary; normalise them."""
     check_rank(op, "x", x, 4, "(N, H, W, C)")
     check_float(op, "x", x)
-    window = pair(window, "window", op)
-    stride = window if stride is None else pair(stride, "stride", op)
-    in_hw = (int(jnp.shape(x)[1]), int(jnp.shape(x)[2]))
-    pads = padding_2d(padding, op, in_hw=in_hw, window_hw=window, stride=stride)
-    check_window_fits(op, in_hw, pads, window, "window")
-    for axis, pad, k in zip("HW", pads, window, strict=True):
-        if max(pad) >= k:
+    if stride is None:
+        stride = window
+    geo = window_geometry(
+        op,
+        jnp.shape(x)[1:3],
+        window,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        ceil_mode=ceil_mode,
+    )
+    for axis, pads, k in zip("HW", geo.padding, geo.effective, strict=True):
+        if max(pads) >= k:
             raise ValueError(
-                f"{op}: `padding` must be smaller than `window` on each side, so that no window "
-                f"holds only padding; got padding {pad} for window {k} along {axis}"
+                f"{op}: `padding` must be smaller than `window` (dilated: d*(k-1)+1) on each "
+                f"side, so that no window holds only padding; got padding {pads} for window {k} "
+                f"along {axis}"
             )
-    out_hw = tuple(out_size(*a) for a in zip(in_hw, pads, window, stride, strict=True))
-    return _Geom(window, stride, pads, in_hw, out_hw)
-
-
-def _pad(x: jax.Array, pads: Padding2D, value: Any) -> jax.Array:
-    """Pad H and W of an NHWC array with the constant ``value`` (no-op without padding)."""
-    if pads == ((0, 0), (0, 0)):
-        return x
-    config = ((0, 0, 0), (*pads[0], 0), (*pads[1], 0), (0, 0, 0))
-    return lax.pad(x, jnp.asarray(value, x.dtype), config)
-
-
-def _window_slices(xp: jax.Array, g: _Geom) -> Iterator[tuple[int, jax.Array]]:
-    """Yield ``(k, x_k)`` for each window offset ``k = kh * KW + kw`` in row-major order.
-
-    ``x_k[n, i, j, c] = xp[n, i * SH + kh, j * SW + kw, c]``: shape ``(N, H_out, W_out, C)``.
-    """
-    (kh_, kw_), (sh, sw), (ho, wo) = g.window, g.stride, g.out_hw
-    n, _, _, c = xp.shape
-    for kh in range(kh_):
-        for kw in range(kw_):
-            limit = (n, kh + (ho - 1) * sh + 1, kw + (wo - 1) * sw + 1, c)
-            yield kh * kw_ + kw, lax.slice(xp, (0, kh, kw, 0), limit, (1, sh, sw, 1))
-
-
-def _window_transpose(pieces: list[jax.Array], g: _Geom) -> jax.Array:
-    """Transpose of :func:`_window_slices` followed by cropping the padding.
-
-    ``pieces[k]`` (shape ``(N, H_out, W_out, C)``) is scattered back to the input positions
-    that offset ``k`` read, overlapping contributions add, and cells in the padding are
-    dropped. Returns shape ``(N, H, W, C)``.
-
-    Each piece is placed by a strided ``lax.pad`` (interior padding ``stride - 1``, low edge
-    padding ``kh - p_top``; negative edge padding crops) and the placed pieces are summed.
-    """
-    (kh_, kw_), (sh, sw), ((pt, _), (pl, _)) = g.window, g.stride, g.pads
-    (h, w), (ho, wo) = g.in_hw, g.out_hw
-    zero = jnp.zeros((), pieces[0].dtype)
-    total = None
-    for kh in range(kh_):
-        for kw in range(kw_):
-            config = (
-                (0, 0, 0),
-                (kh - pt, pt + h - (kh + (ho - 1) * sh + 1), sh - 1),
-                (kw - pl, pl + w - (kw + (wo - 1) * sw + 1), sw - 1),
-                (0, 0, 0),
-            )
-            placed = lax.pad(pieces[kh * kw_ + kw], zero, config)
-            total = placed if total is None else total + placed
-    return total
-
-
-def _tiles(g: _Geom) -> bool:
-    """True when the windows tile the input: stride == window and no padding."""
-    return g.stride == g.window and g.pads == ((0, 0), (0, 0))
-
-
-def _from_blocks(blocks: jax.Array, g: _Geom) -> jax.Array:
-    """``(N, H_out, KH, W_out, KW, C)`` per-window cotangents to ``(N, H, W, C)``.
-
-    For tiling windows this is the whole transpose of the window slices: a free reshape, then
-    zero rows/columns for the ``H - H_out * KH`` trailing input rows no window read.
-    """
-    n, ho, kh, wo, kw, c = blocks.shape
-    (h, w) = g.in_hw
-    out = blocks.reshape(n, ho * kh, wo * kw, c)
-    if (h, w) == (ho * kh, wo * kw):
-        return out
-    zero = jnp.zeros((), out.dtype)
-    return lax.pad(out, zero, ((0, 0, 0), (0, h - ho * kh, 0), (0, w - wo * kw, 0), (0, 0, 0)))
+    return geo
 
 
 # --------------------------------------------------------------------------------- max_pool2d
 
 
 def max_pool2d(
-    x: jax.Array, window: Any, *, stride: Any = None, padding: Any = "VALID"
+    x: jax.typing.ArrayLike,
+    window: int | Pair,
+    *,
+    stride: int | Pair | None = None,
+    padding: Any = "VALID",
+    dilation: int | Pair = 1,
+    ceil_mode: bool = False,
 ) -> jax.Array:
     """2-D max pooling over NHWC input.
 
@@ -144,22 +69,28 @@ def max_pool2d(
       window: ``KH`` = ``KW`` as an int, or a ``(KH, KW)`` pair.
       stride: an int or ``(SH, SW)`` pair; defaults to ``window``.
       padding: ``"VALID"``, ``"SAME"``, an int, an ``(h, w)`` pair or
-        ``((top, bottom), (left, right))``. Padded cells hold ``-inf`` and are never selected.
+        ``((top, bottom), (left, right))``. Padded cells are never selected.
+      dilation: an int or ``(DH, DW)`` pair: the window reads every ``d``-th cell.
+      ceil_mode: round ``H_out`` up (PyTorch): a last, partial window is kept when it starts
+        inside the input or the top/left padding.
 
     Returns:
       Array of shape ``(N, H_out, W_out, C)`` and ``x``'s dtype, with
-      ``H_out = (H + p_top + p_bottom - KH) // SH + 1`` (likewise ``W_out``).
+      ``H_out = (H + p_top + p_bottom - DH*(KH-1) - 1) // SH + 1`` (likewise ``W_out``;
+      ``ceil_mode`` rounds the division up, less one if that window would start past
+      ``H + p_top``).
 
     Raises:
-      ValueError: ``x`` not rank 4, non-positive window/stride, negative or unknown padding,
-        padding not smaller than the window (a window of padding only), a window larger than
-        the padded input.
-      TypeError: non-floating ``x``, malformed window/stride/padding.
+      ValueError: ``x`` not rank 4, non-positive window/stride/dilation, negative or unknown
+        padding, padding not smaller than the dilated window, a window larger than the
+        padded input.
+      TypeError: non-floating ``x``, malformed window/stride/padding, non-bool ``ceil_mode``.
 
     Residuals: the argmax of each window (row-major offset ``kh * KW + kw`` of its *first*
     maximum), shape ``(N, H_out, W_out, C)``, int8 when ``KH * KW <= 127`` (else int16/int32).
-    The gradient goes to that first maximum, as autodiff of ``lax.reduce_window`` does (to the
-    first NaN when the window holds one: the output is then NaN, as ``reduce_window``'s is).
+    The gradient goes to that first maximum, as autodiff of ``lax.reduce_window`` does; to
+    the first NaN when the window holds one (the output is then NaN); to the first input
+    cell when all of a window's input cells are -inf.
 
     >>> import jax.numpy as jnp
     >>> x = jnp.arange(16.0).reshape(1, 4, 4, 1)
@@ -167,114 +98,48 @@ def max_pool2d(
     [[5.0, 7.0], [13.0, 15.0]]
     >>> max_pool2d(x, 3, stride=2, padding="SAME").shape
     (1, 2, 2, 1)
+    >>> max_pool2d(x[:, :3, :3], 2, ceil_mode=True)[0, :, :, 0].tolist()
+    [[5.0, 6.0], [9.0, 10.0]]
     """
-    g = _geometry("max_pool2d", x, window, stride, padding)
-    return _max_pool2d_jit(jnp.asarray(x), g)
+    geo = _pool_geometry("max_pool2d", x, window, stride, padding, dilation, ceil_mode)
+    return _max_pool2d_jit(jnp.asarray(x), geo)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
-def _max_pool2d(x, g):
-    return _max_and_argmax(x, g)[0]
+def _max_pool2d(x, geo: WindowGeometry):
+    return max_and_argmax(x, geo)[0]
 
 
-class _MaxPoolRes(NamedTuple):
+class _MaxPool2dRes(NamedTuple):
     argmax: jax.Array  # int8/16/32, (N, H_out, W_out, C): offset of each window's first max
 
 
-def _index_dtype(window: Pair) -> Any:
-    size = window[0] * window[1]
-    return jnp.int8 if size <= 127 else jnp.int16 if size <= 32767 else jnp.int32
+def _max_pool2d_fwd(x, geo):
+    y, argmax = max_and_argmax(x, geo)
+    return y, _MaxPool2dRes(argmax)
 
 
-# XLA:CPU fuses a concatenate of at most 8 operands into its consumer and materialises larger
-# ones, so windows of up to 8 cells stack their offsets and reduce; larger ones run a chain.
-_STACKED_MAX_WINDOW = 8
-
-
-def _max_and_argmax(x, g: _Geom):
-    """Window max and the offset of its first maximum (NaN counts as the largest value).
-
-    Up to 8 cells: one variadic ``lax.reduce`` over the stacked offsets. Its outputs are
-    materialised, so the backward pass reads the int8 argmax; an elementwise chain of
-    ``maximum``/``where`` would instead be re-fused by XLA into the backward, which then keeps
-    the pooled *input* alive to recompute the argmax (measured on the vgg_small training step:
-    temp 245.5 -> 199.5 MiB, step time 0.96x). Larger windows run that chain (a stack of 9+
-    slices would be materialised at 9+ times the output's size).
-    """
-    xp = _pad(x, g.pads, -jnp.inf)
-    slices = [xk for _, xk in _window_slices(xp, g)]
-    if len(slices) <= _STACKED_MAX_WINDOW:
-        return _stacked_max_and_argmax(jnp.stack(slices, axis=-1))
-    index_dtype = _index_dtype(g.window)
-    best, index = slices[0], jnp.zeros(slices[0].shape, index_dtype)
-    for k, xk in enumerate(slices[1:], start=1):
-        take = (xk > best) | (jnp.isnan(xk) & ~jnp.isnan(best))
-        index = jnp.where(take, jnp.asarray(k, index_dtype), index)
-        best = jnp.where(take, xk, best)
-    return best, index
-
-
-def _first_max(a, b):
-    """Reducer: the larger ``(value, index)`` pair, NaN above all, ties to the lower index.
-
-    A total order's maximum, hence associative and commutative as ``lax.reduce`` requires.
-    """
-    (av, ai), (bv, bi) = a, b
-    a_nan, b_nan = jnp.isnan(av), jnp.isnan(bv)
-    same = (av == bv) | (a_nan & b_nan)
-    take_b = (bv > av) | (b_nan & ~a_nan) | (same & (bi < ai))
-    return jnp.where(take_b, bv, av), jnp.where(take_b, bi, ai)
-
-
-@jax.custom_jvp
-def _stacked_max_and_argmax(stacked: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Max and first-max offset over the last axis of ``stacked``: one variadic reduce."""
-    axis = stacked.ndim - 1
-    index_dtype = _index_dtype((1, stacked.shape[axis]))
-    offsets = lax.broadcasted_iota(index_dtype, stacked.shape, axis)
-    # (-inf, largest index) is the identity: every real pair beats it.
-    init = (jnp.array(-jnp.inf, stacked.dtype), jnp.array(jnp.iinfo(index_dtype).max, index_dtype))
-    return tuple(lax.reduce((stacked, offsets), init, _first_max, (axis,)))
-
-
-@_stacked_max_and_argmax.defjvp
-def _stacked_max_and_argmax_jvp(primals, tangents):
-    r"""JVP (grad-of-grad differentiates the forward; ``lax.reduce`` with a custom reducer has
-    no rule of its own): :math:`y = s_a` with the argmax :math:`a` locally constant, so
-    :math:`\dot y = \dot s_a` and the integer argmax has a zero (``float0``) tangent."""
-    (stacked,), (dot,) = primals, tangents
-    y, argmax = _stacked_max_and_argmax(stacked)
-    zero = jnp.zeros((), dot.dtype)
-    dot_y = sum(jnp.where(argmax == k, dot[..., k], zero) for k in range(stacked.shape[-1]))
-    return (y, argmax), (dot_y, np.zeros(argmax.shape, jax.dtypes.float0))
-
-
-def _max_pool2d_fwd(x, g):
-    y, argmax = _max_and_argmax(x, g)
-    return y, _MaxPoolRes(argmax)
-
-
-# _max_pool2d_bwd :: (residuals, ct_y) -> (ct_x,)
-def _max_pool2d_bwd(g: _Geom, res: _MaxPoolRes, ct_y):
+# _max_pool2d_bwd :: (geo, residuals, ct_y) -> (ct_x,)
+def _max_pool2d_bwd(geo: WindowGeometry, res: _MaxPool2dRes, ct_y):
     r"""VJP of max pooling.
 
     .. math::
-        y_{nijc} = \max_{k} \tilde x_{n,\, i s_h + k_h,\, j s_w + k_w,\, c}, \qquad
-        \frac{\partial L}{\partial \tilde x_{n,\, i s_h + k_h,\, j s_w + k_w,\, c}}
+        y_{nijc} = \max_{k} \tilde x_{n,\, i s_h + k_h d_h,\, j s_w + k_w d_w,\, c}, \qquad
+        \frac{\partial L}{\partial \tilde x_{n,\, i s_h + k_h d_h,\, j s_w + k_w d_w,\, c}}
         \mathrel{+}= \bar y_{nijc} \, [k = a_{nijc}]
 
     with :math:`\tilde x` the ``-inf``-padded ``x``, :math:`\bar y` bound to ``ct_y``,
     :math:`k = k_h K_W + k_w` a window offset and :math:`a` to ``res.argmax`` (the first
-    maximum in row-major window order: the kink convention of JAX autodiff of
-    ``lax.reduce_window``, pinned by a test). Overlapping windows add up. The code masks
-    ``ct_y`` once per offset, ``where(argmax == k, ct_y, 0)``, scatters each mask back with the
+    maximum in row-major window order, input cells before padding, NaN first: the
+    convention pinned by the tests). Overlapping windows add up. The code masks ``ct_y``
+    once per offset, ``where(argmax == k, ct_y, 0)``, scatters each mask back with the
     transpose of the forward's strided slice (a strided pad) and crops the padding. Linear
     in ``ct_y`` for a fixed argmax, so it differentiates again.
     """
     zero = jnp.zeros((), ct_y.dtype)
-    kk = g.window[0] * g.window[1]
-    pieces = [jnp.where(res.argmax == k, ct_y, zero) for k in range(kk)]
-    return (_window_transpose(pieces, g),)
+    cells = geo.window[0] * geo.window[1]
+    pieces = [jnp.where(res.argmax == k, ct_y, zero) for k in range(cells)]
+    return (window_transpose(pieces, geo),)
 
 
 _max_pool2d.defvjp(_max_pool2d_fwd, _max_pool2d_bwd)
@@ -287,12 +152,14 @@ _max_pool2d_jit = jax.jit(_max_pool2d, static_argnums=1)
 
 
 def avg_pool2d(
-    x: jax.Array,
-    window: Any,
+    x: jax.typing.ArrayLike,
+    window: int | Pair,
     *,
-    stride: Any = None,
+    stride: int | Pair | None = None,
     padding: Any = "VALID",
     count_include_pad: bool = True,
+    ceil_mode: bool = False,
+    divisor_override: int | None = None,
 ) -> jax.Array:
     """2-D average pooling over NHWC input.
 
@@ -302,19 +169,23 @@ def avg_pool2d(
       stride: an int or ``(SH, SW)`` pair; defaults to ``window``.
       padding: ``"VALID"``, ``"SAME"``, an int, an ``(h, w)`` pair or
         ``((top, bottom), (left, right))``; padded cells hold zeros.
-      count_include_pad: divide every window sum by ``KH * KW`` (True) or by the number of
-        its non-padded cells (False, PyTorch's ``count_include_pad=False``).
+      count_include_pad: divide each window sum by its cells inside input + padding (True;
+        ``KH * KW`` unless a ``ceil_mode`` window hangs past the bottom/right padding) or by
+        its input cells only (False), as PyTorch does.
+      ceil_mode: round ``H_out`` up, as :func:`max_pool2d`.
+      divisor_override: a positive int dividing every window sum instead.
 
     Returns:
       Array of shape ``(N, H_out, W_out, C)`` and ``x``'s dtype, with
-      ``H_out = (H + p_top + p_bottom - KH) // SH + 1`` (likewise ``W_out``). Low-precision
-      inputs (bfloat16, float16) are summed in float32.
+      ``H_out = (H + p_top + p_bottom - KH) // SH + 1`` (likewise ``W_out``; ``ceil_mode`` as
+      in :func:`max_pool2d`). Low-precision inputs (bfloat16, float16) are summed in float32.
 
     Raises:
-      ValueError: as :func:`max_pool2d`.
-      TypeError: as :func:`max_pool2d`, or a non-bool ``count_include_pad``.
+      ValueError: as :func:`max_pool2d`, or a non-positive ``divisor_override``.
+      TypeError: as :func:`max_pool2d`, a non-bool ``count_include_pad``, or a non-int
+        ``divisor_override``.
 
-    Residuals: none; the VJP needs only static shapes (the count map is built from them).
+    Residuals: none; the VJP needs only static shapes (the divisor map is built from them).
 
     >>> import jax.numpy as jnp
     >>> x = jnp.ones((1, 3, 3, 1))
@@ -323,57 +194,85 @@ def avg_pool2d(
     >>> avg_pool2d(x, 2, stride=2, padding=((0, 1), (0, 1)),
     ...            count_include_pad=False)[0, :, :, 0].tolist()
     [[1.0, 1.0], [1.0, 1.0]]
+    >>> avg_pool2d(x, 2, ceil_mode=True)[0, :, :, 0].tolist()
+    [[1.0, 1.0], [1.0, 1.0]]
     """
-    g = _geometry("avg_pool2d", x, window, stride, padding)
+    geo = _pool_geometry("avg_pool2d", x, window, stride, padding, 1, ceil_mode)
     if not isinstance(count_include_pad, (bool, np.bool_)):
         raise TypeError(
             f"avg_pool2d: `count_include_pad` must be a bool, got {count_include_pad!r}"
         )
-    return _avg_pool2d_jit(jnp.asarray(x), g, bool(count_include_pad))
+    if divisor_override is not None:
+        if not isinstance(divisor_override, (int, np.integer)) or isinstance(
+            divisor_override, (bool, np.bool_)
+        ):
+            raise TypeError(
+                f"avg_pool2d: `divisor_override` must be None or an int, got {divisor_override!r}"
+            )
+        if divisor_override < 1:
+            raise ValueError(f"avg_pool2d: `divisor_override` must be >= 1, got {divisor_override}")
+        divisor_override = int(divisor_override)
+    divisor = _divisors(geo, bool(count_include_pad), divisor_override)
+    return _avg_pool2d_jit(jnp.asarray(x), geo, divisor)
 
 
-def _inverse_count(g: _Geom, count_include_pad: bool, dtype: Any) -> Any:
-    """``1 / count`` per output cell: a scalar, or a ``(1, H_out, W_out, 1)`` constant."""
-    if count_include_pad or g.pads == ((0, 0), (0, 0)):
-        return 1.0 / (g.window[0] * g.window[1])
+def _divisors(geo: WindowGeometry, count_include_pad: bool, override: int | None):
+    """Each window's divisor: an int when all agree, else a tuple of ``H_out`` rows of ints.
+
+    Per axis, a window starting at padded row ``i s`` counts ``min(i s + K, p_top + H +
+    p_bottom) - i s`` rows (``count_include_pad``: the overhang does not count) or
+    ``min(i s - p_top + K, H) - max(i s - p_top, 0)`` rows (input rows only).
+    """
+    if override is not None:
+        return override
+    if geo.unpadded or (count_include_pad and geo.overhang == (0, 0)):
+        return geo.window[0] * geo.window[1]
     counts = []
-    for size, (lo, _), k, s, n_out in zip(
-        g.in_hw, g.pads, g.window, g.stride, g.out_hw, strict=True
+    for size, (top, bottom), k, s, n_out in zip(
+        geo.in_hw, geo.padding, geo.window, geo.stride, geo.out_hw, strict=True
     ):
-        start = np.arange(n_out) * s - lo  # first input row/column of each window
-        counts.append(np.minimum(start + k, size) - np.maximum(start, 0))
-    inverse = 1.0 / np.outer(counts[0], counts[1])
-    return jnp.asarray(inverse[None, :, :, None], dtype)
+        start = np.arange(n_out) * s
+        if count_include_pad:
+            counts.append(np.minimum(start + k, top + size + bottom) - start)
+        else:
+            counts.append(np.minimum(start - top + k, size) - np.maximum(start - top, 0))
+    return tuple(tuple(int(v) for v in row) for row in np.outer(counts[0], counts[1]))
+
+
+def _inverse(divisor, dtype: Any) -> Any:
+    """``1 / divisor``: a scalar, or a ``(1, H_out, W_out, 1)`` constant."""
+    if isinstance(divisor, int):
+        return 1.0 / divisor
+    return jnp.asarray(1.0 / np.asarray(divisor, np.float64)[None, :, :, None], dtype)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
-def _avg_pool2d(x, g, count_include_pad):
-    return _window_mean(x, g, count_include_pad)
+def _avg_pool2d(x, geo: WindowGeometry, divisor):
+    return _window_mean(x, geo, divisor)
 
 
-def _window_mean(x, g: _Geom, count_include_pad: bool):
-    """Window sums (in float32 for low precision) times ``1 / count``: strided slices added up,
-    or, when the windows tile the input, one sum over the window axes of a reshaped view."""
+def _window_mean(x, geo: WindowGeometry, divisor):
+    """Window sums (in float32 for low precision) times ``1 / divisor``: strided slices added
+    up, or, when the windows tile the input, one sum over the window axes of a reshaped view."""
     acc = acc_dtype(x.dtype)
-    if _tiles(g):  # one reduction over the (KH, KW) axes of a reshaped view
-        (kh, kw), (ho, wo) = g.window, g.out_hw
+    if tiles(geo):
+        (kh, kw), (ho, wo) = geo.window, geo.out_hw
         n, c = x.shape[0], x.shape[3]
         blocks = x[:, : ho * kh, : wo * kw, :].astype(acc).reshape(n, ho, kh, wo, kw, c)
         total = jnp.sum(blocks, axis=(2, 4))
-        return (total * _inverse_count(g, count_include_pad, acc)).astype(x.dtype)
-    xp = _pad(x.astype(acc), g.pads, 0)
-    total = None
-    for _, xk in _window_slices(xp, g):
-        total = xk if total is None else total + xk
-    return (total * _inverse_count(g, count_include_pad, acc)).astype(x.dtype)
+    else:
+        total = None
+        for _, xk in window_slices(pad(x.astype(acc), geo.pads, 0), geo):
+            total = xk if total is None else total + xk
+    return (total * _inverse(divisor, acc)).astype(x.dtype)
 
 
-def _avg_pool2d_fwd(x, g, count_include_pad):
-    return _window_mean(x, g, count_include_pad), None  # residuals: none
+def _avg_pool2d_fwd(x, geo, divisor):
+    return _window_mean(x, geo, divisor), None  # residuals: none
 
 
-# _avg_pool2d_bwd :: (residuals, ct_y) -> (ct_x,)
-def _avg_pool2d_bwd(g: _Geom, count_include_pad: bool, res: None, ct_y):
+# _avg_pool2d_bwd :: (geo, divisor, residuals, ct_y) -> (ct_x,)
+def _avg_pool2d_bwd(geo: WindowGeometry, divisor, res: None, ct_y):
     r"""VJP of average pooling.
 
     .. math::
@@ -383,20 +282,20 @@ def _avg_pool2d_bwd(g: _Geom, count_include_pad: bool, res: None, ct_y):
         \mathrel{+}= \frac{\bar y_{nijc}}{m_{ij}}
 
     with :math:`\tilde x` the zero-padded ``x``, :math:`\bar y` bound to ``ct_y`` and
-    :math:`m_{ij}` the window's divisor (``KH * KW``, or its count of non-padded cells when
-    ``count_include_pad`` is False). The code scales ``ct_y`` by ``1 / m`` (in float32 for
-    low precision), spreads it uniformly over each window with the transpose of the
-    forward's window sum, and crops the padding; when the windows tile the input this is a
-    broadcast to ``(N, H_out, KH, W_out, KW, C)`` and a reshape.
+    :math:`m_{ij}` to ``divisor`` (static: ``KH * KW``, the window's counted cells, or the
+    override). The code scales ``ct_y`` by ``1 / m`` (in float32 for low precision), spreads
+    it uniformly over each window with the transpose of the forward's window sum, and crops
+    the padding; when the windows tile the input this is a broadcast to
+    ``(N, H_out, KH, W_out, KW, C)`` and a reshape.
     """
     del res
     acc = acc_dtype(ct_y.dtype)
-    share = (ct_y.astype(acc) * _inverse_count(g, count_include_pad, acc)).astype(ct_y.dtype)
-    if _tiles(g):  # a broadcast over each window and a reshape: no per-offset passes
-        (kh, kw), (n, ho, wo, c) = g.window, share.shape
+    share = (ct_y.astype(acc) * _inverse(divisor, acc)).astype(ct_y.dtype)
+    if tiles(geo):
+        (kh, kw), (n, ho, wo, c) = geo.window, share.shape
         blocks = jnp.broadcast_to(share.reshape(n, ho, 1, wo, 1, c), (n, ho, kh, wo, kw, c))
-        return (_from_blocks(blocks, g),)
-    return (_window_transpose([share] * (g.window[0] * g.window[1]), g),)
+        return (from_blocks(blocks, geo),)
+    return (window_transpose([share] * (geo.window[0] * geo.window[1]), geo),)
 
 
 _avg_pool2d.defvjp(_avg_pool2d_fwd, _avg_pool2d_bwd)
@@ -406,17 +305,17 @@ _avg_pool2d_jit = jax.jit(_avg_pool2d, static_argnums=(1, 2))
 # -------------------------------------------------------------------------- global_avg_pool2d
 
 
-def global_avg_pool2d(x: jax.Array) -> jax.Array:
+def global_avg_pool2d(x: jax.typing.ArrayLike) -> jax.Array:
     """Mean over the spatial axes: ``(N, H, W, C) -> (N, C)``.
 
     Args:
-      x: floating array of shape ``(N, H, W, C)``.
+      x: floating array of shape ``(N, H, W, C)`` with ``H * W >= 1``.
 
     Returns:
       Array of shape ``(N, C)`` and ``x``'s dtype (bfloat16/float16 averaged in float32).
 
     Raises:
-      ValueError: ``x`` not rank 4.
+      ValueError: ``x`` not rank 4, or no spatial cell (``H * W == 0``: the mean is undefined).
       TypeError: non-floating ``x``.
 
     Residuals: none (only the static ``(H, W)``).
@@ -428,11 +327,16 @@ def global_avg_pool2d(x: jax.Array) -> jax.Array:
     check_rank("global_avg_pool2d", "x", x, 4, "(N, H, W, C)")
     check_float("global_avg_pool2d", "x", x)
     x = jnp.asarray(x)
+    if x.shape[1] * x.shape[2] == 0:
+        raise ValueError(
+            f"global_avg_pool2d: `x` must have H, W >= 1 (a mean over no cells is undefined), "
+            f"got shape {x.shape}"
+        )
     return _global_avg_pool2d(x, (x.shape[1], x.shape[2]))
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
-def _global_avg_pool2d(x, hw):
+def _global_avg_pool2d(x, hw: Pair):
     return _spatial_mean(x, hw)
 
 
@@ -445,7 +349,7 @@ def _global_avg_pool2d_fwd(x, hw):
     return _spatial_mean(x, hw), None  # residuals: none
 
 
-# _global_avg_pool2d_bwd :: (residuals, ct_y) -> (ct_x,)
+# _global_avg_pool2d_bwd :: (hw, residuals, ct_y) -> (ct_x,)
 def _global_avg_pool2d_bwd(hw: Pair, res: None, ct_y):
     r"""VJP of the global average.
 

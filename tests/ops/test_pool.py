@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from cnnjax import ops, reference
 from cnnjax.ops import pool
-from cnnjax.ops._util import padding_2d
+from cnnjax.ops.geometry import padding_2d, window_geometry
 
 
 def _vjp(fn, x, ct):
@@ -84,8 +84,8 @@ def test_max_pool_residual_is_an_int8_argmax_of_output_shape():
 def test_max_pool_index_dtype_widens_for_large_windows():
     x = jnp.ones((1, 12, 12, 1))
     for window, dtype in (((11, 11), jnp.int8), (12, jnp.int16)):
-        g = pool._geometry("max_pool2d", x, window, None, "VALID")
-        y, res = jax.eval_shape(functools.partial(pool._max_pool2d_fwd, g=g), x)
+        geo = window_geometry("max_pool2d", x.shape[1:3], window, stride=window)
+        y, res = jax.eval_shape(functools.partial(pool._max_pool2d_fwd, geo=geo), x)
         assert (res.argmax.dtype, res.argmax.shape) == (jnp.dtype(dtype), y.shape)
 
 
