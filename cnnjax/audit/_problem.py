@@ -219,7 +219,9 @@ class Recorder:
         self.rows: list[CheckResult] = []
         self.atol = atol
 
-    def compare(self, check, dtype, labels, got, want, tol, note="") -> None:
+    def compare(self, check, dtype, labels, got, want, tol, note="", scale=None) -> None:
+        """One row per leaf; ``scale`` (default: each leaf's largest ``|want|``) divides the
+        worst absolute error."""
         got_leaves, want_leaves = jax.tree.leaves(got), jax.tree.leaves(want)
         if len(got_leaves) != len(want_leaves):
             self.fail(
@@ -235,7 +237,7 @@ class Recorder:
             if np.shape(g) != np.shape(w):
                 self.fail(check, dtype, label, tol, f"shape {np.shape(g)} vs {np.shape(w)}")
                 continue
-            abs_err, rel_err, index = relative_error(g, w)
+            abs_err, rel_err, index = relative_error(g, w, scale)
             ok = rel_err <= tol or abs_err <= self.atol
             self.rows.append(
                 CheckResult(check, label, dtype, abs_err, rel_err, index, tol, ok, note)

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from cnnjax.audit.check import check_vjp
 from cnnjax.audit.edge import edge_inputs
-from cnnjax.audit.report import AuditResult, CheckResult
+from cnnjax.audit.report import HEADER, AuditResult, CheckResult, format_table
 
 LOW_PRECISION = ("float32", "bfloat16")
 
@@ -67,14 +67,39 @@ def select_cases(ops: Sequence[str] | None = None, *, quick: bool = False) -> li
     return subset
 
 
-def audit_case(case, *, dtypes=LOW_PRECISION, quick: bool = False, seed: int = 0) -> CaseResult:
-    """``check_vjp`` of ``case.bind(cnnjax.ops)`` against ``case.bind(cnnjax.reference)``.
+@dataclasses.dataclass(frozen=True)
+class GridSettings:
+    """How much of ``check_vjp`` each grid case gets. This is the one place where the quick
+    run (the test suite's ``tests/ops/test_grid.py`` and ``cnnjax audit --quick``) and the full
+    run (``cnnjax audit``) differ; every other check and tolerance is the same in both.
 
-    The full Jacobian is built for every case small enough, or with ``quick`` only for cases
-    marked ``fd``; the directional finite-difference test always runs.
+    Attributes:
+      full_jacobian_max: build the full finite-difference Jacobian when the case's
+        differentiable inputs have at most this many elements (0: never).
+      jacobian_only_fd_cases: build it only for cases marked ``Case.fd``.
+      fd_directions: random directions per leaf in the directional finite-difference test,
+        which runs on every case.
     """
+
+    full_jacobian_max: int
+    jacobian_only_fd_cases: bool
+    fd_directions: int
+
+    def jacobian_max(self, case) -> int:
+        return 0 if self.jacobian_only_fd_cases and not case.fd else self.full_jacobian_max
+
+
+FULL = GridSettings(full_jacobian_max=256, jacobian_only_fd_cases=False, fd_directions=3)
+QUICK = GridSettings(full_jacobian_max=256, jacobian_only_fd_cases=True, fd_directions=3)
+
+
+def audit_case(case, *, dtypes=LOW_PRECISION, quick: bool = False, seed: int = 0) -> CaseResult:
+    """``check_vjp`` of ``case.bind(cnnjax.ops)`` against ``case.bind(cnnjax.reference)``,
+    with the ``QUICK`` or the ``FULL`` settings; what ``cnnjax audit`` and the test suite run
+    for one case."""
     from cnnjax import ops, reference
 
+    settings = QUICK if quick else FULL
     result = check_vjp(
         case.bind(ops),
         case.bind(reference),
@@ -83,7 +108,8 @@ def audit_case(case, *, dtypes=LOW_PRECISION, quick: bool = False, seed: int = 0
         tol=dict(case.tol),
         dtypes=dtypes,
         second_order=case.second_order,
-        full_jacobian_max=0 if quick and not case.fd else 256,
+        fd_directions=settings.fd_directions,
+        full_jacobian_max=settings.jacobian_max(case),
         edge_inputs=edge_inputs(case, seed),
         seed=seed,
         name=case.name,
@@ -172,6 +198,17 @@ def summary_rows(results: Iterable[CaseResult], *, verbose: bool = False) -> lis
             worst = max(members, key=lambda c: (not c.passed, c.rel_err))
             rows.append(AuditResult(r.name, (worst,)).rows(op=r.op)[0])
     return rows
+
+
+def failure_report(results: Iterable[CaseResult]) -> str:
+    """The failing rows of ``summary_rows`` (the rows ``cnnjax audit`` prints with ``FAIL``) as
+    a table, then one line per failed check naming its worst element; ``""`` when all pass."""
+    results = list(results)
+    rows = [r for r in summary_rows(results) if r[-1] == "FAIL"]
+    if not rows:
+        return ""
+    details = [f"FAIL {r.name}: {c.describe()}" for r in results for c in r.result.failures]
+    return "\n".join([format_table(rows, HEADER), *details])
 
 
 def to_json(results: Iterable[CaseResult], **summary: Any) -> dict[str, Any]:

@@ -46,11 +46,11 @@ def tolerance_for(dtype) -> Tolerance:
         raise ValueError(f"no tolerance for dtype {name}; known: {sorted(TOLERANCES)}") from None
 
 
-def relative_error(got, want) -> tuple[float, float, tuple[int, ...]]:
+def relative_error(got, want, scale=None) -> tuple[float, float, tuple[int, ...]]:
     """Return ``(worst_abs_err, worst_rel_err, index_of_worst)`` of ``got`` against ``want``.
 
-    The relative error divides by the largest ``|want|`` entry (at least the dtype's tiny).
-    Both are compared in float64 on the host.
+    The relative error divides by ``scale``, by default the largest ``|want|`` entry (at least
+    the dtype's tiny). Both are compared in float64 on the host.
     """
     got = np.asarray(got, dtype=np.float64)
     want = np.asarray(want, dtype=np.float64)
@@ -62,5 +62,7 @@ def relative_error(got, want) -> tuple[float, float, tuple[int, ...]]:
     diff = np.where(np.isnan(diff), np.inf, diff)
     flat = int(np.argmax(diff))
     worst = float(diff.reshape(-1)[flat])
-    scale = max(float(np.max(np.abs(want))), np.finfo(np.float64).tiny)
+    if scale is None:
+        scale = float(np.max(np.abs(want)))
+    scale = max(scale, np.finfo(np.float64).tiny)
     return worst, worst / scale, tuple(int(i) for i in np.unravel_index(flat, diff.shape))

@@ -167,6 +167,38 @@ def test_wrong_tie_breaking_in_max_pooling_is_flagged_by_the_edge_convention():
     assert "all windows tied" in note
 
 
+# ------------------------------------- an edge input that zeroes one gradient exactly
+
+
+def _centred(x, w):  # d/dw[1] = sum(ct * (x - mean x)) is exactly 0 at a constant x
+    return w[0] * x + w[1] * (x - jnp.mean(x))
+
+
+def _centred_with_offset(delta):
+    """``_centred`` whose w[1] gradient is off by ``delta``: 1e-14 is rounding noise, 1e-3 a bug."""
+
+    def bwd(res, ct):
+        x, w = res
+        ct_x = w[0] * ct + w[1] * (ct - jnp.mean(ct))
+        ct_w = jnp.stack([jnp.sum(ct * x), jnp.sum(ct * (x - jnp.mean(x))) + delta])
+        return ct_x, ct_w
+
+    return custom(_centred, lambda x, w: (_centred(x, w), (x, w)), bwd)
+
+
+def test_edge_convention_judges_an_exactly_zero_gradient_on_the_scale_of_the_others():
+    x, w = RNG.standard_normal(6), np.array([0.7, -1.3])
+    constant = EdgeInput("constant x", (np.zeros(6), w))
+    results = {
+        delta: check_vjp(
+            _centred_with_offset(delta), _centred, x, w, edge_inputs=[constant], dtypes=()
+        )
+        for delta in (1e-14, 1e-3)
+    }
+    assert results[1e-14].passed, str(results[1e-14])
+    assert {("edge_convention", "w")} <= failed(results[1e-3], {"edge_convention"})
+
+
 # ----------------------------------------------------------- conv2d, transposed weight grad
 
 

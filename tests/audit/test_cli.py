@@ -7,11 +7,8 @@ import re
 import subprocess
 import sys
 
-import jax
-import jax.numpy as jnp
 import pytest
 
-import cnnjax.ops
 from cnnjax.cli import main
 
 LAST_LINE = re.compile(r"^audit: (\d+)/(\d+) checks pass$")
@@ -56,26 +53,6 @@ def test_quick_relu_passes_and_writes_reports(tmp_path, capsys):
     checks = [c for case in data["cases"] for c in case["checks"]]
     assert len(checks) == total and {case["op"] for case in data["cases"]} == {"relu"}
     assert table.read_text().startswith("| op | case | check | arg | dtype |")
-
-
-@jax.custom_vjp
-def _bad_relu(x):
-    return jnp.maximum(x, jnp.zeros((), x.dtype))
-
-
-_bad_relu.defvjp(
-    lambda x: (jnp.maximum(x, jnp.zeros((), x.dtype)), x),
-    lambda x, ct: (1.01 * ct * (x > 0).astype(ct.dtype),),
-)
-
-
-def test_a_wrong_op_fails_the_audit(monkeypatch, capsys):
-    monkeypatch.setattr(cnnjax.ops, "relu", _bad_relu)
-    assert main(["audit", "--quick", "--op", "relu", "--dtype", "float64", "--no-progress"]) == 1
-    out = capsys.readouterr().out
-    passed, total = _last_line(out)
-    assert passed < total
-    assert re.search(r"^relu\s+relu-vector-7\s+vjp\s+x\s+float64\s.*FAIL$", out, re.M)
 
 
 def test_unknown_op_is_an_error_naming_it(capsys):

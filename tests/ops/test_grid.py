@@ -1,7 +1,8 @@
-"""The case grid, op by op: forward, VJP, jit, vmap, second order and finite differences.
+"""The case grid through the audit's own checker, plus the grid's structural rules.
 
-Every check compares ``cnnjax.ops`` against ``jax.vjp`` of ``cnnjax.reference`` (autodiff of an
-independent implementation). The suite runs ``QUICK_CASES``; ``cnnjax audit`` runs them all.
+Each ``QUICK_CASES`` entry runs ``cnnjax.audit.grid.audit_case`` with the quick settings
+(``grid.QUICK``): the same ``check_vjp`` checks, tolerances and rows as ``cnnjax audit``, which
+runs every case with ``grid.FULL``. A failure shows the rows the audit prints.
 """
 
 from __future__ import annotations
@@ -11,21 +12,27 @@ import re
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import pytest
 
+import cnnjax.ops
 from cnnjax import ops, reference
-from cnnjax.audit.cases import ALL_CASES, QUICK_CASES
-from cnnjax.audit.tolerances import relative_error, tolerance_for
+from cnnjax.audit import grid
+from cnnjax.audit.cases import ALL_CASES, CASES_BY_NAME, QUICK_CASES
+from cnnjax.cli import main
 
 IDS = [c.name for c in QUICK_CASES]
 
 
-def _prepare(case, dtype=jnp.float64, seed=0):
-    """The case's args with differentiable ones cast to ``dtype``, and a fn of those alone."""
-    args = list(case.args(seed))
-    for i in case.argnums:
-        args[i] = jnp.asarray(args[i], dtype)
+@pytest.mark.parametrize("case", QUICK_CASES, ids=IDS)
+def test_case_passes_the_audit(case):
+    result = grid.audit_case(case, quick=True)
+    assert result.result.passed, grid.failure_report([result])
+
+
+@pytest.mark.parametrize("case", QUICK_CASES, ids=IDS)
+def test_op_is_a_custom_vjp(case):
+    """The audit compares op and reference; this pins that the op is the hand VJP at all."""
+    args = case.args()
 
     def restrict(module):
         f = case.bind(module)
@@ -38,122 +45,7 @@ def _prepare(case, dtype=jnp.float64, seed=0):
 
         return g
 
-    return restrict, tuple(args[i] for i in case.argnums)
-
-
-def _like(rng, tree):
-    return jax.tree.map(lambda y: jnp.asarray(rng.standard_normal(y.shape), y.dtype), tree)
-
-
-def _assert_close(check, got, want, tol):
-    for k, (g, w) in enumerate(zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True)):
-        assert jnp.shape(g) == jnp.shape(w), f"{check}[{k}]: shape {jnp.shape(g)} != {jnp.shape(w)}"
-        abs_err, rel_err, idx = relative_error(g, w)
-        assert rel_err <= tol, (
-            f"{check}[{k}]: relative error {rel_err:.3e} > {tol:.1e} "
-            f"(abs {abs_err:.3e} at index {idx})"
-        )
-
-
-def _tol(case, dtype):
-    return case.tol.get(jnp.dtype(dtype).name, tolerance_for(dtype))
-
-
-@pytest.mark.parametrize("dtype", ["float64", "float32", "bfloat16"])
-@pytest.mark.parametrize("case", QUICK_CASES, ids=IDS)
-def test_forward_and_vjp_match_reference(case, dtype):
-    restrict, diff = _prepare(case, jnp.dtype(dtype))
-    _, diff64 = _prepare(case, jnp.float64)
-    y, vjp = jax.vjp(restrict(ops), *diff)
-    y_ref, vjp_ref = jax.vjp(restrict(reference), *diff64)
-    assert jax.tree.map(lambda a: a.dtype, y) == jax.tree.map(
-        lambda a: a.dtype, jax.vjp(restrict(reference), *diff)[0]
-    ), "forward: output dtypes differ from the reference's"
-    ct = _like(np.random.default_rng(1), y)
-    ct64 = jax.tree.map(lambda c: c.astype(jnp.float64), ct)
-    tol = _tol(case, dtype)
-    _assert_close("forward", y, y_ref, tol.fwd)
-    _assert_close("vjp", vjp(ct), vjp_ref(ct64), tol.grad)
-
-
-@pytest.mark.parametrize("case", QUICK_CASES, ids=IDS)
-def test_jit_and_vmap_match_eager(case):
-    restrict, diff = _prepare(case)
-    f = restrict(ops)
-    y, vjp = jax.vjp(f, *diff)
-    ct = _like(np.random.default_rng(2), y)
-
-    def value_and_grad(d, c):
-        y, vjp = jax.vjp(f, *d)
-        return y, vjp(c)
-
-    tol = tolerance_for(jnp.float64).grad
-    _assert_close("jit", jax.jit(value_and_grad)(diff, ct), (y, vjp(ct)), tol)
-    # vmap: a batch of three independent (inputs, cotangent) pairs vs a Python loop.
-    batch = [
-        (tuple(d * (1 + 0.1 * k) for d in diff), jax.tree.map(lambda c, k=k: c * (k - 1.5), ct))
-        for k in range(3)
-    ]
-    stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *batch)
-    looped = jax.tree.map(lambda *xs: jnp.stack(xs), *[value_and_grad(*b) for b in batch])
-    _assert_close("vmap", jax.vmap(value_and_grad)(*stacked), looped, tol)
-
-
-@pytest.mark.parametrize(
-    "case",
-    [c for c in QUICK_CASES if c.second_order],
-    ids=[c.name for c in QUICK_CASES if c.second_order],
-)
-def test_second_order_matches_reference(case):
-    restrict, diff = _prepare(case)
-    y = restrict(ops)(*diff)
-    rng = np.random.default_rng(3)
-    ct, probe = _like(rng, y), _like(rng, diff)
-
-    def scalar(module):
-        f = restrict(module)
-
-        def h(*d):
-            grads = jax.vjp(f, *d)[1](ct)
-            return sum(jnp.vdot(g, p) for g, p in zip(grads, probe, strict=True))
-
-        return h
-
-    argnums = tuple(range(len(diff)))
-    tol = _tol(case, jnp.float64).grad
-    # Jitted: one compilation per check instead of op-by-op dispatch of the second-order graph.
-    want = jax.jit(jax.grad(scalar(reference), argnums))(*diff)
-    _assert_close("grad(grad)", jax.jit(jax.grad(scalar(ops), argnums))(*diff), want, tol)
-    _assert_close("jacfwd(grad)", jax.jit(jax.jacfwd(scalar(ops), argnums))(*diff), want, tol)
-
-
-@pytest.mark.parametrize(
-    "case", [c for c in QUICK_CASES if c.fd], ids=[c.name for c in QUICK_CASES if c.fd]
-)
-def test_vjp_matches_central_finite_differences(case):
-    """<u, J^T v> against <(f(x + eps u) - f(x - eps u)) / 2 eps, v>, in float64."""
-    restrict, diff = _prepare(case)
-    f = restrict(ops)
-    y, vjp = jax.vjp(f, *diff)
-    rng = np.random.default_rng(4)
-    v, u = _like(rng, y), _like(rng, diff)
-    eps = 1e-6
-    plus = f(*(d + eps * e for d, e in zip(diff, u, strict=True)))
-    minus = f(*(d - eps * e for d, e in zip(diff, u, strict=True)))
-    jvp_fd = jax.tree.map(lambda p, m: (p - m) / (2 * eps), plus, minus)
-    lhs = sum(jnp.vdot(g, e) for g, e in zip(vjp(v), u, strict=True))
-    rhs = sum(
-        jnp.vdot(a, b) for a, b in zip(jax.tree.leaves(jvp_fd), jax.tree.leaves(v), strict=True)
-    )
-    scale = max(abs(float(lhs)), abs(float(rhs)), 1e-12)
-    assert abs(float(lhs - rhs)) / scale <= tolerance_for(jnp.float64).fd, (
-        f"finite differences: <u, J^T v> = {float(lhs)!r} vs FD {float(rhs)!r}"
-    )
-
-
-@pytest.mark.parametrize("case", QUICK_CASES, ids=IDS)
-def test_op_is_a_custom_vjp(case):
-    restrict, diff = _prepare(case)
+    diff = [jnp.asarray(args[i]) for i in case.argnums]
     jaxpr = str(jax.make_jaxpr(restrict(ops))(*diff))
     assert "custom_vjp_call" in jaxpr, f"{case.op}: no custom_vjp in its jaxpr"
     assert "custom_vjp_call" not in str(jax.make_jaxpr(restrict(reference))(*diff))
@@ -185,3 +77,38 @@ def test_no_autodiff_inside_ops():
         if banned.search(line)
     ]
     assert not hits, f"autodiff used inside cnnjax/ops: {hits}"
+
+
+# A planted bug: relu whose VJP is 1% too large. Both this module's grid test and
+# `cnnjax audit` must fail on it, with the same rows.
+
+
+@jax.custom_vjp
+def _bad_relu(x):
+    return jnp.maximum(x, jnp.zeros((), x.dtype))
+
+
+_bad_relu.defvjp(
+    lambda x: (jnp.maximum(x, jnp.zeros((), x.dtype)), x),
+    lambda x, ct: (1.01 * ct * (x > 0).astype(ct.dtype),),
+)
+
+
+def _fail_rows(text: str) -> set[tuple[str, ...]]:
+    """The table rows of ``text`` that end in FAIL, as tuples of cells."""
+    return {tuple(line.split()) for line in text.splitlines() if re.search(r"\sFAIL$", line)}
+
+
+def test_a_planted_bug_fails_the_grid_test_and_the_audit_with_the_same_rows(monkeypatch, capsys):
+    monkeypatch.setattr(cnnjax.ops, "relu", _bad_relu)
+    assert main(["audit", "--quick", "--op", "relu", "--no-progress", "--jobs", "1"]) == 1
+    audit_rows = _fail_rows(capsys.readouterr().out)
+    audited = {row[1] for row in audit_rows}
+    assert audited, "the audit printed no FAIL row for the planted bug"
+    test_rows = set()
+    for name in sorted(audited):
+        with pytest.raises(AssertionError) as info:
+            test_case_passes_the_audit(CASES_BY_NAME[name])
+        test_rows |= _fail_rows(str(info.value))
+    assert test_rows == audit_rows
+    assert any(row[2:5] == ("vjp", "x", "float64") for row in test_rows), test_rows
