@@ -18,6 +18,7 @@ COMMANDS = {
     "eval": "evaluate a saved checkpoint on a config's test split",
     "audit": "audit the hand-written VJPs against JAX autodiff",
     "bench": "benchmark hand VJPs against JAX autodiff",
+    "trace": "per-layer gradient report of one batch, hand VJPs against autodiff",
 }
 
 

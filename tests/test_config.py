@@ -5,14 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import pytest
 
 from cnnjax.config import (
+    STEP_PLACEHOLDERS,
     ConfigError,
     ConfigTypeError,
     ExperimentConfig,
     load_config,
+    make_optimizer,
     parse_override,
+    resolve_step_args,
     to_toml,
 )
 
@@ -196,3 +201,76 @@ def test_missing_file_bad_toml_and_bad_overrides(tmp_path):
     expect_error(tmp_path, BASE, None, overrides=["train..epochs=1"], match="KEY=VALUE")
     expect_error(tmp_path, BASE, "seed", overrides=["seed.x=1"], match="not a table")
     expect_error(tmp_path, "seed = 1\n[train]\nepochs = 2\n", "name", match="required")
+
+
+def test_step_placeholders_resolve_and_a_long_warmup_is_capped():
+    args = {"warmup_steps": "steps_per_epoch", "decay_steps": "total_steps", "peak_value": 0.1}
+    assert resolve_step_args(args, 30, 10) == {
+        "warmup_steps": 10,
+        "decay_steps": 30,
+        "peak_value": 0.1,
+    }
+    capped = resolve_step_args(args, 10, 10)  # a one-epoch run of a one-epoch warm-up
+    assert capped["warmup_steps"] == 9 and capped["decay_steps"] == 10
+    assert resolve_step_args(args, 1, 1)["warmup_steps"] == 0
+    table = {"boundaries_and_scales": {"100": 0.1, "200": 0.5}}
+    assert resolve_step_args(table, 300, 10)["boundaries_and_scales"] == {100: 0.1, 200: 0.5}
+    with pytest.raises(ConfigError, match=r"`optimizer.schedule.decay_steps`: resolves to 0"):
+        resolve_step_args({"decay_steps": 0}, 10, 10)
+
+
+def test_make_optimizer_runs_the_resolved_schedule(tmp_path):
+    # digits_cnn for one epoch of 4 steps: warm-up capped at 3 steps, cosine over the last one
+    cfg = load_config(EXPERIMENTS[[p.stem for p in EXPERIMENTS].index("digits_cnn")])
+    cfg = load_config(write(tmp_path, to_toml(cfg)), ["train.epochs=1"])
+    opt = make_optimizer(cfg, 4)
+    params = {"w": jnp.zeros(())}
+    state = opt.init(params)
+    steps = []
+    with jax.numpy_dtype_promotion("standard"):  # optax mixes its int32 count with floats
+        for _ in range(5):
+            updates, state = opt.update({"w": jnp.ones(())}, state, params)
+            steps.append(float(-updates["w"]))
+    assert steps[0] == 0.0 and steps[3] == pytest.approx(3e-3, rel=1e-3)  # peak at step 3
+    assert steps[4] == pytest.approx(0.0, abs=1e-9)  # end of the cosine
+
+
+def test_schedule_none_gives_a_constant_learning_rate_and_round_trips(tmp_path):
+    path = EXPERIMENTS[[p.stem for p in EXPERIMENTS].index("digits_cnn")]
+    cfg = load_config(path, ["optimizer.schedule=none", "optimizer.learning_rate=2e-3"])
+    assert cfg.optimizer.schedule is None and cfg.optimizer.learning_rate == 2e-3
+    assert "schedule" not in to_toml(cfg)
+    assert load_config(write(tmp_path, to_toml(cfg))) == cfg
+
+
+@pytest.mark.parametrize(
+    "override, key, match",
+    [
+        ("optimizer.b1=abc", "optimizer.b1", "must be a number, got 'abc'"),
+        ("optimizer.b1=5.0", "optimizer.b1", r"must be in \[0.0, 1.0\), got 5.0"),
+        ("optimizer.learning_rate=1e12", "optimizer.learning_rate", r"\(0.0, 10.0\]"),
+        ("optimizer.eps=-1.0", "optimizer.eps", "must be in"),
+        ("optimizer.nesterov=1", "optimizer.nesterov", "must be a boolean"),
+        ("optimizer.mu_dtype=float33", "optimizer.mu_dtype", "not a dtype name"),
+        ('name="../../x"', "name", "plain folder name"),
+        ('name=".."', "name", "plain folder name"),
+    ],
+)
+def test_optimizer_arguments_and_run_names_are_checked(tmp_path, override, key, match):
+    expect_error(tmp_path, BASE, key, overrides=[override], match=match)
+
+
+def test_schedule_placeholder_typo_lists_the_placeholders(tmp_path):
+    text = BASE.replace("learning_rate = 0.001", "") + (
+        '[optimizer.schedule]\nname = "cosine_decay_schedule"\ninit_value = 0.1\n'
+        'decay_steps = "total_step"\n'
+    )
+    message = expect_error(tmp_path, text, "optimizer.schedule.decay_steps", match="placeholder")
+    assert all(f'"{p}"' in message for p in STEP_PLACEHOLDERS), message
+
+
+def test_a_config_that_is_not_utf8_names_the_byte_offset(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(BASE.replace('"t"', '"t\xe9"').encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1.toml: not UTF-8 text: byte 0xe9 at byte offset"):
+        load_config(path)

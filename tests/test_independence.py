@@ -55,3 +55,47 @@ def test_the_check_sees_absolute_relative_and_lazy_imports(tmp_path):
     )
     hits = _ops_imports(planted)
     assert sorted({int(h.split(" imports ")[0].split(":")[1]) for h in hits}) == [1, 3, 4, 5], hits
+
+
+OPS_DIR = REFERENCE_DIR.parent / "ops"
+_AUTODIFF = {"grad", "vjp", "jvp", "linear_transpose", "jacfwd", "jacrev", "value_and_grad"}
+
+
+def _autodiff_uses(path: pathlib.Path) -> list[str]:
+    """``jax.<autodiff>`` attribute uses and ``from jax import <autodiff>`` imports in ``path``."""
+    hits = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Attribute) and node.attr in _AUTODIFF:
+            if isinstance(node.value, ast.Name) and node.value.id == "jax":
+                hits.append(f"{path.name}:{node.lineno} uses jax.{node.attr}")
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("jax"):
+            hits += [
+                f"{path.name}:{node.lineno} imports {alias.name} from {node.module}"
+                for alias in node.names
+                if alias.name in _AUTODIFF
+            ]
+    return hits
+
+
+def test_ops_use_no_autodiff():
+    files = sorted(OPS_DIR.glob("*.py"))
+    assert len(files) >= 8, f"expected the op modules in {OPS_DIR}, got {files}"
+    hits = [hit for path in files for hit in _autodiff_uses(path)]
+    assert not hits, f"cnnjax/ops must derive every VJP by hand: {hits}"
+
+
+def test_the_autodiff_check_sees_attributes_and_imports(tmp_path):
+    planted = tmp_path / "planted.py"
+    planted.write_text(
+        "import jax\n"
+        "def f(x):\n"
+        "    return jax.grad(g)(x) + jax.linear_transpose(g, x)(x)\n"
+        "from jax import jacrev\n"
+        "y = jax.jit(f)\n"
+    )
+    hits = _autodiff_uses(planted)
+    assert sorted(h.split(" ", 1)[0] for h in hits) == [
+        "planted.py:3",
+        "planted.py:3",
+        "planted.py:4",
+    ], hits

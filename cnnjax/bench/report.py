@@ -16,6 +16,11 @@ import platform
 from pathlib import Path
 from typing import Any
 
+import jax
+import jaxlib
+
+from cnnjax.runtime import fast_conv_status, huge_pages_status
+
 __all__ = ["SCHEMA", "environment", "format_report", "write_json"]
 
 SCHEMA = "cnnjax-bench/2"
@@ -23,11 +28,6 @@ SCHEMA = "cnnjax-bench/2"
 
 def environment(*, quick: bool, batch: int, torch_version: str | None) -> dict:
     """Versions, device and flags the numbers were measured under."""
-    import jax
-    import jaxlib
-
-    from cnnjax.runtime import fast_conv_status, huge_pages_status
-
     dev = jax.devices()[0]
     return {
         "jax": jax.__version__,

@@ -17,6 +17,12 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from cnnjax.bench import ops as op_bench
+from cnnjax.bench import torch_models
+from cnnjax.bench.ceiling import matmul_ceiling
+from cnnjax.bench.models import MODEL_NAMES, run_model
+from cnnjax.bench.report import SCHEMA, environment
+from cnnjax.nn.zoo import INPUT_SHAPES
 from cnnjax.runtime import FAST_CONV_FLAG, HUGE_PAGES_ENV, HUGE_PAGES_TUNABLE, OPT_OUT_ENV
 
 __all__ = ["Settings", "run_benchmark"]
@@ -41,8 +47,6 @@ class Settings:
         op_batch: int | None = None,
         ceiling_size: int = 2048,
     ):
-        from cnnjax.bench.models import MODEL_NAMES
-
         self.quick = quick
         self.batch = batch
         self.models = tuple(MODEL_NAMES if models is None else models)
@@ -62,8 +66,6 @@ def _say(log: TextIO | None, msg: str) -> None:
 
 
 def _torch_available(want: bool) -> str | None:
-    from cnnjax.bench import torch_models
-
     if not want or not torch_models.available():
         return None
     import torch
@@ -73,10 +75,6 @@ def _torch_available(want: bool) -> str | None:
 
 def run_benchmark(s: Settings, *, log: TextIO | None = sys.stderr) -> dict:
     """Run what ``s`` selects and return the benchmark document."""
-    from cnnjax.bench import ops as op_bench
-    from cnnjax.bench.ceiling import matmul_ceiling
-    from cnnjax.bench.report import SCHEMA, environment
-
     start = time.perf_counter()
     torch_version = _torch_available(s.torch)
     doc: dict[str, Any] = {
@@ -120,9 +118,6 @@ def run_benchmark(s: Settings, *, log: TextIO | None = sys.stderr) -> dict:
 
 
 def _run_models(s: Settings, ceiling: dict, torch_version: str | None, log) -> list[dict]:
-    from cnnjax.bench.models import run_model
-    from cnnjax.nn.zoo import INPUT_SHAPES
-
     rows = []
     for name in s.models:
         _say(log, f"model: {name} (hand, autodiff)")

@@ -24,12 +24,13 @@ class Option(NamedTuple):
     default: Any
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
+    """An int or NumPy integer, not a bool (the data package's own; ops keep theirs)."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def _is_real(value: Any) -> bool:
-    return _is_int(value) or isinstance(value, (float, np.floating))
+    return is_int(value) or isinstance(value, (float, np.floating))
 
 
 def int_at_least(minimum: int, *, optional: bool = False) -> Callable[[Any, str], Any]:
@@ -38,7 +39,7 @@ def int_at_least(minimum: int, *, optional: bool = False) -> Callable[[Any, str]
     def check(value: Any, where: str) -> int | None:
         if value is None and optional:
             return None
-        if not _is_int(value):
+        if not is_int(value):
             none = " or None" if optional else ""
             raise TypeError(f"{where} must be an int{none}, got {value!r}")
         if value < minimum:
@@ -85,7 +86,7 @@ def choice(*allowed: str) -> Callable[[Any, str], str]:
 
 def shape3(value: Any, where: str) -> tuple[int, int, int]:
     """Checker for an image shape ``(H, W, C)`` of positive ints."""
-    if not (isinstance(value, Sequence) and len(value) == 3 and all(_is_int(v) for v in value)):
+    if not (isinstance(value, Sequence) and len(value) == 3 and all(is_int(v) for v in value)):
         raise TypeError(f"{where} must be a sequence of three ints (H, W, C), got {value!r}")
     if min(value) < 1:
         raise ValueError(f"{where} must have every entry >= 1, got {value!r}")

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnjax.data._options import _is_int
+from cnnjax.data._options import is_int
 
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 AUGMENTATIONS = ("crop_flip", "crop_flip_reflect")
@@ -32,7 +32,7 @@ def num_batches(n: int, batch_size: int, drop_last: bool = True) -> int:
     ``n // batch_size`` with ``drop_last``, else ``ceil(n / batch_size)``.
     """
     for name, value, minimum in (("n", n, 0), ("batch_size", batch_size, 1)):
-        if not _is_int(value):
+        if not is_int(value):
             raise TypeError(f"num_batches: `{name}` must be an int, got {value!r}")
         if value < minimum:
             raise ValueError(f"num_batches: `{name}` must be >= {minimum}, got {value!r}")
@@ -64,7 +64,7 @@ def crop_flip(
     """
     if images.ndim != 4:
         raise ValueError(f"crop_flip: `images` must have rank 4 (B, H, W, C), got {images.shape}")
-    if not _is_int(pad) or pad < 0:
+    if not is_int(pad) or pad < 0:
         raise ValueError(f"crop_flip: `pad` must be an int >= 0, got {pad!r}")
     if mode not in ("zero", "reflect"):
         raise ValueError(f"crop_flip: `mode` must be 'zero' or 'reflect', got {mode!r}")
@@ -130,7 +130,7 @@ def epoch_batches(
             f"{images.shape} and {labels.shape}"
         )
     for name, value in (("seed", seed), ("epoch", epoch)):
-        if not _is_int(value):
+        if not is_int(value):
             raise TypeError(f"epoch_batches: `{name}` must be an int, got {value!r}")
         if value < 0:
             raise ValueError(f"epoch_batches: `{name}` must be >= 0, got {value!r}")

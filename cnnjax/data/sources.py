@@ -129,8 +129,22 @@ def load_mnist_raw(o: dict[str, Any], name: str = "mnist") -> Raw:
 def load_idx_raw(o: dict[str, Any]) -> Raw:
     """One IDX image file and its label file, split stratified into train and test."""
     images, labels = read_idx_pair(o["images"], o["labels"], num_classes=o["num_classes"])
-    num_classes = o["num_classes"] or int(labels.max()) + 1
+    num_classes = o["num_classes"] or _inferred_classes(labels, o["labels"])
     return _split_raw(images, labels, num_classes, 255.0, o, "idx")
+
+
+def _inferred_classes(labels: np.ndarray, path: Path) -> int:
+    """``max(label) + 1``, refused when some class below the maximum has no example."""
+    top = int(labels.max())
+    present = np.unique(labels)
+    if present.size < top + 1:
+        raise ValueError(
+            f"load_dataset('idx'): labels in {path} reach {top} but only {present.size} of the "
+            f"{top + 1} classes 0..{top} occur, so inferring num_classes={top + 1} is likely "
+            f"wrong (label {top} at index {int(np.argmax(labels))}); pass the option "
+            f"`num_classes` to say how many classes there are"
+        )
+    return top + 1
 
 
 def load_cifar10_raw(o: dict[str, Any]) -> Raw:

@@ -13,7 +13,7 @@ import jax
 
 from cnnjax import ops as default_ops
 from cnnjax.nn.activations import Relu
-from cnnjax.nn.core import Layer, layer_name
+from cnnjax.nn.core import Layer, check_ops, check_tree, layer_name
 
 __all__ = ["Residual", "Sequential"]
 
@@ -88,7 +88,12 @@ def Sequential(layers: Any) -> Layer:
                 raise _in_child(f"Sequential layer {name!r} (in_shape {shape})", err) from err
         return params, state, tuple(shape)
 
+    names = [name for name, _ in named]
+
     def apply(params, state, x, *, train=False, key=None, ops=default_ops):
+        check_ops("Sequential", ops)
+        check_tree("Sequential", "params", params, names)
+        check_tree("Sequential", "state", state, names)
         new_state = {}
         for (name, layer), k in zip(named, _split(key, len(named)), strict=True):
             try:
@@ -99,6 +104,7 @@ def Sequential(layers: Any) -> Layer:
                 raise _in_child(f"Sequential layer {name!r}", err) from err
         return x, new_state
 
+    apply.children = tuple(named)  # the (name, layer) chain, for cnnjax.trace
     return Layer(init, apply)
 
 
@@ -153,7 +159,12 @@ def Residual(main: Layer, shortcut: Layer | None = None, *, activation: Layer | 
             raise ValueError("Residual: `activation` must have no params or state")
         return params, state, tuple(out_shape)
 
+    branches = ["main"] if shortcut is None else ["main", "shortcut"]
+
     def apply(params, state, x, *, train=False, key=None, ops=default_ops):
+        check_ops("Residual", ops)
+        check_tree("Residual", "params", params, branches)
+        check_tree("Residual", "state", state, branches)
         k_main, k_short = _split(key, 2)
         new_state = {}
         y, new_state["main"] = main.apply(

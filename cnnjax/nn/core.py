@@ -168,3 +168,33 @@ def unit_interval(layer: str, name: str, value: Any, *, closed_right: bool = Fal
         interval = "[0, 1]" if closed_right else "[0, 1)"
         raise ValueError(f"{layer}: `{name}` must be in {interval}, got {value!r}")
     return float(value)
+
+
+def check_ops(layer: str, ops: Any) -> None:
+    """Raise a TypeError unless ``ops`` is an op set (``cnnjax.ops``, ``cnnjax.reference``).
+
+    >>> check_ops("Sequential", None)
+    Traceback (most recent call last):
+    ...
+    TypeError: Sequential: `ops` must be an op set such as cnnjax.ops or cnnjax.reference (a module with conv2d, dense, ...), got None
+    """  # noqa: E501
+    if not all(callable(getattr(ops, name, None)) for name in ("conv2d", "dense", "relu")):
+        raise TypeError(
+            f"{layer}: `ops` must be an op set such as cnnjax.ops or cnnjax.reference "
+            f"(a module with conv2d, dense, ...), got {ops!r}"
+        )
+
+
+def check_tree(layer: str, what: str, tree: Any, names: Sequence[str]) -> None:
+    """Raise a ValueError unless ``tree`` is a dict with exactly the entries ``names``.
+
+    ``what`` is ``"params"`` or ``"state"``; a mismatch almost always means the tree was made
+    by another model's ``init``.
+    """
+    if isinstance(tree, dict) and sorted(tree) == sorted(names):
+        return
+    got = sorted(tree) if isinstance(tree, dict) else type(tree).__name__
+    raise ValueError(
+        f"{layer}: `{what}` do not belong to this model: expected entries {list(names)}, "
+        f"got {got}; pass the {what} that this model's init returned"
+    )

@@ -28,7 +28,7 @@ from cnnjax.nn.core import (
     unit_interval,
     zeros,
 )
-from cnnjax.ops._util import check_window_fits, out_size, padding_2d, pair
+from cnnjax.ops.geometry import check_window_fits, out_size, padding_2d, pair
 
 __all__ = [
     "AvgPool2d",

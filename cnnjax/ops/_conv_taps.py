@@ -33,13 +33,13 @@ product lost (digits_cnn 1.10x), so they stay a sum.
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
 from cnnjax.ops._util import acc_dtype
+from cnnjax.ops.geometry import WindowGeometry
 
 __all__ = ["tap_sum_conv", "use_patch_product", "use_taps"]
 
@@ -54,9 +54,9 @@ def use_taps(kernel_shape: tuple[int, ...], groups: int) -> bool:
     return c_in_g == 1 and c_out // groups <= MAX_OUT_PER_GROUP
 
 
-def _tap_slice(xp: jax.Array, i: int, j: int, geo: Any, out_hw: tuple[int, int]) -> jax.Array:
+def _tap_slice(xp: jax.Array, i: int, j: int, geo: WindowGeometry) -> jax.Array:
     """``xp[:, d_h i + s_h o_h, d_w j + s_w o_w, :]`` for every output position ``o``."""
-    (sh, sw), (dh, dw), (ho, wo) = geo.stride, geo.dilation, out_hw
+    (sh, sw), (dh, dw), (ho, wo) = geo.stride, geo.dilation, geo.out_hw
     n, _, _, c = xp.shape
     start = (0, i * dh, j * dw, 0)
     limit = (n, i * dh + sh * (ho - 1) + 1, j * dw + sw * (wo - 1) + 1, c)
@@ -77,11 +77,11 @@ def use_patch_product(kernel_shape: tuple[int, ...], groups: int, patch_bytes: i
 
 # Jitted so that an eager call compiles its many small ops once (inlined under an outer jit).
 @functools.partial(jax.jit, static_argnums=(2, 3))
-def tap_sum_conv(x: jax.Array, w: jax.Array, geo: Any, out_hw: tuple[int, int]) -> jax.Array:
+def tap_sum_conv(x: jax.Array, w: jax.Array, geo: WindowGeometry, groups: int) -> jax.Array:
     r"""The convolution of ``x`` with a one-input-channel-per-group ``w``, in ``acc_dtype``.
 
-    ``geo`` is conv's ``_Geometry`` (stride, padding, dilation, groups); negative padding
-    crops. With ``G`` groups, input channel ``g`` alone feeds output channels
+    ``geo`` gives stride, padding, dilation and the output size ``geo.out_hw``; negative
+    padding crops. With ``G = groups``, input channel ``g`` alone feeds output channels
     ``(g, m) = g C_{out}/G + m``:
 
     .. math::
@@ -104,7 +104,7 @@ def tap_sum_conv(x: jax.Array, w: jax.Array, geo: Any, out_hw: tuple[int, int]) 
     """
     n = x.shape[0]
     kh, kw, _, c_out = w.shape
-    g = geo.groups
+    g, out_hw = groups, geo.out_hw
     acc = acc_dtype(x.dtype)
     (pt, pb), (pl, pr) = geo.padding
     xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (pt, pb, 0), (pl, pr, 0), (0, 0, 0)))
@@ -113,10 +113,7 @@ def tap_sum_conv(x: jax.Array, w: jax.Array, geo: Any, out_hw: tuple[int, int]) 
         # Stacked row by row: XLA fuses a concatenation of at most 8 operands into the loop
         # that fills it, so (KH, KW, N, H_out, W_out) is written once, by one fused loop.
         patches = jnp.stack(
-            [
-                jnp.stack([_tap_slice(xp, i, j, geo, out_hw)[..., 0] for j in range(kw)])
-                for i in range(kh)
-            ]
+            [jnp.stack([_tap_slice(xp, i, j, geo)[..., 0] for j in range(kw)]) for i in range(kh)]
         )
         y_t = jnp.einsum("ijc,ijnhw->cnhw", w[:, :, 0, :], patches, preferred_element_type=acc)
         return y_t.transpose(1, 2, 3, 0)
@@ -124,7 +121,7 @@ def tap_sum_conv(x: jax.Array, w: jax.Array, geo: Any, out_hw: tuple[int, int]) 
     y = None
     for i in range(kh):
         for j in range(kw):
-            xs = _tap_slice(xp, i, j, geo, out_hw).astype(acc).reshape(n, *out_hw, g, 1)
+            xs = _tap_slice(xp, i, j, geo).astype(acc).reshape(n, *out_hw, g, 1)
             term = xs * rows[i, j]
             y = term if y is None else y + term
     return y.reshape(n, *out_hw, c_out)

@@ -2,8 +2,8 @@
 
 All activations map an array of any shape to one of the same shape and dtype; their VJPs
 are elementwise products ``ct_x = ct_y * f'(x)``. What differs is the residual: piecewise
-linear ops keep a boolean mask (1 byte/element) rather than ``x``; elu, whose negative
-branch's derivative is a function of its output, keeps the output. The smooth activations
+linear ops keep a boolean mask (1 byte/element) rather than ``x``; elu keeps ``x`` (its
+output loses the gradient's digits for very negative ``x``, see ``elu``). The smooth activations
 (sigmoid, tanh, gelu, softplus) are in :mod:`cnnjax.ops.activation_smooth`.
 """
 
@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnnjax.ops._util import check_float
+from cnnjax.ops._arraylike import as_float_array
 
 __all__ = ["elu", "leaky_relu", "relu"]
 
@@ -26,34 +26,36 @@ __all__ = ["elu", "leaky_relu", "relu"]
 # --------------------------------------------------------------------------------------- relu
 
 
-@jax.custom_vjp
-def relu(x: jax.Array) -> jax.Array:
-    """Rectified linear unit, ``max(x, 0)``.
+def relu(x: jax.typing.ArrayLike) -> jax.Array:
+    """Rectified linear unit, ``max(x, 0)``; a NaN propagates (``relu(nan)`` is NaN).
 
     Args:
-      x: floating array, any shape.
+      x: floating array (or array-like), any shape.
 
     Returns:
       Array of ``x``'s shape and dtype.
 
-    Residuals: a boolean mask ``x > 0`` (1 byte per element), never ``x`` itself.
+    Residuals: a boolean mask ``not x <= 0`` (1 byte per element), never ``x`` itself.
 
     >>> import jax.numpy as jnp
-    >>> relu(jnp.array([-1.0, 0.0, 2.0])).tolist()
-    [0.0, 0.0, 2.0]
+    >>> relu(jnp.array([-1.0, 0.0, 2.0, jnp.nan])).tolist()
+    [0.0, 0.0, 2.0, nan]
     """
-    check_float("relu", "x", x)
-    return jnp.maximum(x, jnp.zeros((), x.dtype))
+    return _relu(as_float_array("relu", "x", x))
+
+
+@jax.custom_vjp
+def _relu(x):
+    return _relu_fwd(x)[0]
 
 
 class _ReluRes(NamedTuple):
-    positive: jax.Array  # bool, x.shape: where x > 0
+    passes: jax.Array  # bool, x.shape: where not x <= 0 (x > 0 or NaN)
 
 
 def _relu_fwd(x):
-    check_float("relu", "x", x)
-    positive = x > 0
-    return jnp.where(positive, x, jnp.zeros((), x.dtype)), _ReluRes(positive)
+    passes = ~(x <= 0)  # NaN compares False, so it passes: the DESIGN's NaN rule
+    return jnp.where(passes, x, jnp.zeros((), x.dtype)), _ReluRes(passes)
 
 
 # _relu_bwd :: (residuals, ct_y) -> (ct_x,)
@@ -64,14 +66,16 @@ def _relu_bwd(res: _ReluRes, ct_y):
         y_i = \max(x_i, 0), \qquad
         \frac{\partial L}{\partial x_i} = \bar y_i \, [x_i > 0]
 
-    with :math:`\bar y` bound to ``ct_y`` and :math:`[x_i > 0]` to ``res.positive``. Kink:
+    with :math:`\bar y` bound to ``ct_y`` and :math:`[x_i > 0]` to ``res.passes``. Kink:
     relu'(0) = 0, as ``jax.nn.relu`` (``jnp.maximum`` would split a tie 0.5/0.5); a test pins
-    it. The code is the masked select of ``ct_y``.
+    it. NaN: the forward passes a NaN through as the ``x > 0`` branch does, and its cotangent
+    passes with it (the DESIGN's rule: the NaN takes the gradient). The code is the masked
+    select of ``ct_y``.
     """
-    return (jnp.where(res.positive, ct_y, jnp.zeros((), ct_y.dtype)),)
+    return (jnp.where(res.passes, ct_y, jnp.zeros((), ct_y.dtype)),)
 
 
-relu.defvjp(_relu_fwd, _relu_bwd)
+_relu.defvjp(_relu_fwd, _relu_bwd)
 
 
 # ------------------------------------------------------------------------- static config
@@ -89,11 +93,11 @@ def _real(value: Any, name: str, op: str) -> float:
 # --------------------------------------------------------------------------------- leaky_relu
 
 
-def leaky_relu(x: jax.Array, negative_slope: float = 0.01) -> jax.Array:
+def leaky_relu(x: jax.typing.ArrayLike, negative_slope: float = 0.01) -> jax.Array:
     """Leaky ReLU, ``x`` for ``x > 0`` and ``negative_slope * x`` otherwise.
 
     Args:
-      x: floating array, any shape.
+      x: floating array (or array-like), any shape.
       negative_slope: static real number, the slope for ``x <= 0``.
 
     Returns:
@@ -105,7 +109,7 @@ def leaky_relu(x: jax.Array, negative_slope: float = 0.01) -> jax.Array:
     >>> leaky_relu(jnp.array([-2.0, 0.0, 3.0]), 0.5).tolist()
     [-1.0, 0.0, 3.0]
     """
-    check_float("leaky_relu", "x", x)
+    x = as_float_array("leaky_relu", "x", x)
     return _leaky_relu(x, _real(negative_slope, "negative_slope", "leaky_relu"))
 
 
@@ -145,24 +149,27 @@ _leaky_relu.defvjp(_leaky_relu_fwd, _leaky_relu_bwd)
 # ---------------------------------------------------------------------------------------- elu
 
 
-def elu(x: jax.Array, alpha: float = 1.0) -> jax.Array:
+def elu(x: jax.typing.ArrayLike, alpha: float = 1.0) -> jax.Array:
     """Exponential linear unit, ``x`` for ``x > 0`` and ``alpha * (exp(x) - 1)`` otherwise.
 
     Args:
-      x: floating array, any shape.
+      x: floating array (or array-like), any shape.
       alpha: static real number ``> 0``, the negative saturation value.
 
     Returns:
       Array of ``x``'s shape and dtype.
 
-    Residuals: the output ``y`` only. With ``alpha > 0`` the sign of ``y`` is the sign of
-    ``x`` (``y > 0`` exactly where ``x > 0``), so no mask is needed besides it.
+    Residuals: the input ``x`` (one array, as PyTorch keeps). The output ``y`` cannot serve:
+    for ``x < -37.4`` float64's ``expm1(x)`` rounds to exactly ``-1``, so ``y = -alpha``
+    carries nothing of the gradient ``alpha * exp(x)``, and ``y + alpha`` has relative error
+    ``~1e-16 / exp(x)`` (``1e-4`` at ``x = -30``). From ``x`` the gradient is one ``exp``,
+    exact to rounding at every ``x``.
 
     >>> import jax.numpy as jnp
     >>> elu(jnp.array([0.0, 2.0])).tolist()
     [0.0, 2.0]
     """
-    check_float("elu", "x", x)
+    x = as_float_array("elu", "x", x)
     alpha = _real(alpha, "alpha", "elu")
     if alpha <= 0:
         raise ValueError(f"elu: `alpha` must be > 0, got {alpha!r}")
@@ -175,14 +182,18 @@ def _elu(x, alpha):
 
 
 class _EluRes(NamedTuple):
-    y: jax.Array  # x.dtype, x.shape: the output
+    x: jax.Array  # x.dtype, x.shape: the input
+
+
+def _negative_part(x):
+    """``x`` where ``x <= 0``, else 0: so ``exp``/``expm1`` of it never overflow, and no NaN
+    reaches second-order autodiff through the unused branch."""
+    return jnp.where(x > 0, jnp.zeros((), x.dtype), x)
 
 
 def _elu_fwd(x, alpha):
-    positive = x > 0
-    # expm1 only of x <= 0 (0 elsewhere): no overflow, so no NaN in second-order autodiff.
-    y = jnp.where(positive, x, alpha * jnp.expm1(jnp.where(positive, 0, x)))
-    return y, _EluRes(y)
+    y = jnp.where(x > 0, x, alpha * jnp.expm1(_negative_part(x)))
+    return y, _EluRes(x)
 
 
 # _elu_bwd :: (alpha, residuals, ct_y) -> (ct_x,)
@@ -192,16 +203,18 @@ def _elu_bwd(alpha, res: _EluRes, ct_y):
     .. math::
         y_i = \begin{cases} x_i & x_i > 0 \\ \alpha (e^{x_i} - 1) & x_i \le 0 \end{cases},
         \qquad \frac{\partial y_i}{\partial x_i} =
-        \begin{cases} 1 & x_i > 0 \\ \alpha e^{x_i} = y_i + \alpha & x_i \le 0 \end{cases}
+        \begin{cases} 1 & x_i > 0 \\ \alpha e^{x_i} & x_i \le 0 \end{cases}
 
-    with :math:`y` bound to ``res.y``, :math:`\alpha` to ``alpha`` and :math:`\bar y` to
-    ``ct_y``; since :math:`\alpha > 0`, :math:`x_i > 0 \iff y_i > 0`. At 0 the branches give
-    1 and :math:`\alpha` (equal only for :math:`\alpha = 1`); the convention is the
-    ``x <= 0`` branch, :math:`\alpha`, and a test pins it. The code is
-    ``ct_y * where(y > 0, 1, y + alpha)``.
+    with :math:`x` bound to ``res.x``, :math:`\alpha` to ``alpha`` and :math:`\bar y` to
+    ``ct_y``. :math:`\alpha e^{x}` equals :math:`y + \alpha`, but that sum cancels for
+    :math:`y \approx -\alpha` (see ``elu``), so the code takes the exponential of ``x``
+    itself. At 0 the branches give 1 and :math:`\alpha` (equal only for :math:`\alpha = 1`);
+    the convention is the ``x <= 0`` branch, :math:`\alpha`, and a test pins it. The code is
+    ``ct_y * where(x > 0, 1, alpha * exp(min(x, 0)))``.
     """
-    y = res.y
-    return (ct_y * jnp.where(y > 0, jnp.ones((), y.dtype), y + alpha),)
+    x = res.x
+    slope = jnp.where(x > 0, jnp.ones((), x.dtype), alpha * jnp.exp(_negative_part(x)))
+    return (ct_y * slope,)
 
 
 _elu.defvjp(_elu_fwd, _elu_bwd)

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from cnnjax.ops._util import check_float
+from cnnjax.ops._arraylike import as_float_array
 
 __all__ = ["gelu", "sigmoid", "softplus", "tanh"]
 
@@ -25,12 +25,11 @@ __all__ = ["gelu", "sigmoid", "softplus", "tanh"]
 # ------------------------------------------------------------------------------------ sigmoid
 
 
-@jax.custom_vjp
-def sigmoid(x: jax.Array) -> jax.Array:
+def sigmoid(x: jax.typing.ArrayLike) -> jax.Array:
     """Logistic sigmoid, ``1 / (1 + exp(-x))``, stable for any ``|x|`` (no overflow).
 
     Args:
-      x: floating array, any shape.
+      x: floating array (or array-like), any shape.
 
     Returns:
       Array of ``x``'s shape and dtype, values in [0, 1].
@@ -41,7 +40,11 @@ def sigmoid(x: jax.Array) -> jax.Array:
     >>> sigmoid(jnp.array([0.0, 1000.0, -1000.0])).tolist()
     [0.5, 1.0, 0.0]
     """
-    check_float("sigmoid", "x", x)
+    return _sigmoid(as_float_array("sigmoid", "x", x))
+
+
+@jax.custom_vjp
+def _sigmoid(x):
     return lax.logistic(x)  # XLA's logistic: stable for any |x|
 
 
@@ -50,7 +53,6 @@ class _SigmoidRes(NamedTuple):
 
 
 def _sigmoid_fwd(x):
-    check_float("sigmoid", "x", x)
     y = lax.logistic(x)
     return y, _SigmoidRes(y)
 
@@ -74,18 +76,17 @@ def _sigmoid_bwd(res: _SigmoidRes, ct_y):
     return (ct_y * (y * (1 - y)),)
 
 
-sigmoid.defvjp(_sigmoid_fwd, _sigmoid_bwd)
+_sigmoid.defvjp(_sigmoid_fwd, _sigmoid_bwd)
 
 
 # --------------------------------------------------------------------------------------- tanh
 
 
-@jax.custom_vjp
-def tanh(x: jax.Array) -> jax.Array:
+def tanh(x: jax.typing.ArrayLike) -> jax.Array:
     """Hyperbolic tangent.
 
     Args:
-      x: floating array, any shape.
+      x: floating array (or array-like), any shape.
 
     Returns:
       Array of ``x``'s shape and dtype, values in [-1, 1].
@@ -96,7 +97,11 @@ def tanh(x: jax.Array) -> jax.Array:
     >>> tanh(jnp.array([0.0, 1000.0, -1000.0])).tolist()
     [0.0, 1.0, -1.0]
     """
-    check_float("tanh", "x", x)
+    return _tanh(as_float_array("tanh", "x", x))
+
+
+@jax.custom_vjp
+def _tanh(x):
     return jnp.tanh(x)
 
 
@@ -105,7 +110,6 @@ class _TanhRes(NamedTuple):
 
 
 def _tanh_fwd(x):
-    check_float("tanh", "x", x)
     y = jnp.tanh(x)
     return y, _TanhRes(y)
 
@@ -125,7 +129,7 @@ def _tanh_bwd(res: _TanhRes, ct_y):
     return (ct_y * (1 - y * y),)
 
 
-tanh.defvjp(_tanh_fwd, _tanh_bwd)
+_tanh.defvjp(_tanh_fwd, _tanh_bwd)
 
 
 # --------------------------------------------------------------------------------------- gelu
@@ -135,14 +139,14 @@ _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 _GELU_CUBIC = 0.044715
 
 
-def gelu(x: jax.Array, approximate: bool = True) -> jax.Array:
+def gelu(x: jax.typing.ArrayLike, approximate: bool = True) -> jax.Array:
     """Gaussian error linear unit, ``x * Phi(x)``, as ``jax.nn.gelu`` computes it.
 
     ``approximate=True``: ``x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))``;
     ``approximate=False``: the exact ``x/2 * erfc(-x / sqrt(2))``.
 
     Args:
-      x: floating array, any shape.
+      x: floating array (or array-like), any shape.
       approximate: static bool, the tanh form (True) or the exact erf form (False).
 
     Returns:
@@ -156,7 +160,7 @@ def gelu(x: jax.Array, approximate: bool = True) -> jax.Array:
     >>> gelu(jnp.array([0.0, 1000.0, -1000.0]), approximate=False).tolist()
     [0.0, 1000.0, -0.0]
     """
-    check_float("gelu", "x", x)
+    x = as_float_array("gelu", "x", x)
     if not isinstance(approximate, (bool, np.bool_)):
         raise TypeError(f"gelu: `approximate` must be a bool, got {approximate!r}")
     return _gelu(x, bool(approximate))
@@ -221,12 +225,11 @@ _gelu.defvjp(_gelu_fwd, _gelu_bwd)
 # ----------------------------------------------------------------------------------- softplus
 
 
-@jax.custom_vjp
-def softplus(x: jax.Array) -> jax.Array:
+def softplus(x: jax.typing.ArrayLike) -> jax.Array:
     """Softplus, ``log(1 + exp(x))``, as ``max(x, 0) + log1p(exp(-|x|))`` (no overflow).
 
     Args:
-      x: floating array, any shape.
+      x: floating array (or array-like), any shape.
 
     Returns:
       Array of ``x``'s shape and dtype, values ``>= 0``.
@@ -238,7 +241,11 @@ def softplus(x: jax.Array) -> jax.Array:
     >>> softplus(jnp.array([1000.0, -1000.0])).tolist()
     [1000.0, 0.0]
     """
-    check_float("softplus", "x", x)
+    return _softplus(as_float_array("softplus", "x", x))
+
+
+@jax.custom_vjp
+def _softplus(x):
     return _softplus_fwd(x)[0]
 
 
@@ -247,7 +254,6 @@ class _SoftplusRes(NamedTuple):
 
 
 def _softplus_fwd(x):
-    check_float("softplus", "x", x)
     e = jnp.exp(jnp.where(x >= 0, -x, x))  # exp(-|x|) in (0, 1]
     y = jnp.maximum(x, 0) + jnp.log1p(e)
     s = jnp.where(x >= 0, 1 / (1 + e), e / (1 + e))
@@ -269,4 +275,4 @@ def _softplus_bwd(res: _SoftplusRes, ct_y):
     return (ct_y * res.s,)
 
 
-softplus.defvjp(_softplus_fwd, _softplus_bwd)
+_softplus.defvjp(_softplus_fwd, _softplus_bwd)

@@ -25,50 +25,35 @@ import jax.numpy as jnp
 from jax import lax
 
 from cnnjax.ops._conv_taps import tap_sum_conv, use_taps
-from cnnjax.ops._util import (
-    Padding2D,
-    Pair,
-    acc_dtype,
-    check_float,
-    check_rank,
-    check_same_dtype,
-    check_window_fits,
-    out_size,
-    padding_2d,
-    pair,
-)
+from cnnjax.ops._util import acc_dtype, check_float, check_rank, check_same_dtype
+from cnnjax.ops.geometry import Pair, WindowGeometry, window_geometry
 
 __all__ = ["conv2d", "conv2d_grad_input", "conv2d_grad_weight"]
 
 _NHWC = ("NHWC", "HWIO", "NHWC")
 
 
-class _Geometry(NamedTuple):
-    """Normalised static configuration: hashable, so it can be a ``nondiff_argnums`` entry."""
-
-    stride: Pair
-    padding: Padding2D
-    dilation: Pair
-    groups: int
-
-
-def _geometry(op, in_hw, kernel_hw, stride, padding, dilation, groups) -> _Geometry:
+def _geometry(op, in_hw, kernel_hw, stride, padding, dilation, groups) -> WindowGeometry:
     """Validate and normalise stride, dilation, padding (any form) and groups."""
-    stride = pair(stride, "stride", op)
-    dilation = pair(dilation, "dilation", op)
-    eff = tuple(d * (k - 1) + 1 for d, k in zip(dilation, kernel_hw, strict=True))
-    pads = padding_2d(padding, op, in_hw=in_hw, window_hw=eff, stride=stride)
-    check_window_fits(op, in_hw, pads, eff, "effective kernel (d*(k-1)+1)")
+    geo = window_geometry(
+        op,
+        in_hw,
+        kernel_hw,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        what="effective kernel (d*(k-1)+1)",
+    )
     if not isinstance(groups, int) or isinstance(groups, bool):
         raise TypeError(f"{op}: `groups` must be an int, got {groups!r}")
     if groups < 1:
         raise ValueError(f"{op}: `groups` must be >= 1, got {groups}")
-    return _Geometry(stride, pads, dilation, groups)
+    return geo
 
 
-def _check_groups(op, geo, c_in, kernel_shape, what) -> None:
+def _check_groups(op, groups, c_in, kernel_shape, what) -> None:
     """``kernel_shape = (KH, KW, C_in/groups, C_out)`` must fit ``c_in`` channels in groups."""
-    g, c_out = geo.groups, kernel_shape[3]
+    g, c_out = groups, kernel_shape[3]
     if c_in % g:
         raise ValueError(f"{op}: `groups`={g} must divide the input channels C={c_in}")
     if c_out % g:
@@ -78,15 +63,6 @@ def _check_groups(op, geo, c_in, kernel_shape, what) -> None:
             f"{op}: `{what}` expects C_in/groups={kernel_shape[2]} but the input has "
             f"C={c_in} and groups={g}"
         )
-
-
-def _out_hw(geo: _Geometry, in_hw, kernel_hw) -> Pair:
-    return tuple(
-        out_size(h, p, d * (k - 1) + 1, s)
-        for h, p, k, s, d in zip(
-            in_hw, geo.padding, kernel_hw, geo.stride, geo.dilation, strict=True
-        )
-    )
 
 
 # ------------------------------------------------------------------------------------- conv2d
@@ -146,13 +122,13 @@ def conv2d(
     check_same_dtype(op, ("x", "w", "b"), x, w, b)
     x_shape, w_shape = jnp.shape(x), jnp.shape(w)
     geo = _geometry(op, x_shape[1:3], w_shape[:2], stride, padding, dilation, groups)
-    _check_groups(op, geo, x_shape[3], w_shape, "w")
+    _check_groups(op, groups, x_shape[3], w_shape, "w")
     if b is not None and jnp.shape(b) != (w_shape[3],):
         raise ValueError(
             f"{op}: `b` must have shape (C_out,) = ({w_shape[3]},), got {jnp.shape(b)}"
         )
     b = None if b is None else jnp.asarray(b)
-    return _conv2d(jnp.asarray(x), jnp.asarray(w), b, geo, b is not None)
+    return _conv2d(jnp.asarray(x), jnp.asarray(w), b, geo, groups, b is not None)
 
 
 def _conv_acc(lhs, rhs, dimension_numbers, **kwargs):
@@ -166,7 +142,7 @@ def _conv_acc(lhs, rhs, dimension_numbers, **kwargs):
     )
 
 
-def _conv_or_taps(lhs, rhs, geo: _Geometry, out_hw, lhs_dilation=(1, 1)):
+def _conv_or_taps(lhs, rhs, geo: WindowGeometry, groups: int, lhs_dilation=(1, 1)):
     """``lax`` convolution in the accumulation dtype; by taps on CPU where that is faster."""
 
     def via_lax(lhs, rhs):
@@ -178,26 +154,26 @@ def _conv_or_taps(lhs, rhs, geo: _Geometry, out_hw, lhs_dilation=(1, 1)):
             padding=geo.padding,
             lhs_dilation=lhs_dilation,
             rhs_dilation=geo.dilation,
-            feature_group_count=geo.groups,
+            feature_group_count=groups,
         )
 
-    if lhs_dilation != (1, 1) or not use_taps(rhs.shape, geo.groups):
+    if lhs_dilation != (1, 1) or not use_taps(rhs.shape, groups):
         return via_lax(lhs, rhs)
-    by_taps = functools.partial(tap_sum_conv, geo=geo, out_hw=out_hw)
+    by_taps = functools.partial(tap_sum_conv, geo=geo, groups=groups)
     return lax.platform_dependent(lhs, rhs, cpu=by_taps, default=via_lax)
 
 
-def _forward(x, w, b, geo: _Geometry):
-    y = _conv_or_taps(x, w, geo, _out_hw(geo, x.shape[1:3], w.shape[:2]))
+def _forward(x, w, b, geo: WindowGeometry, groups: int):
+    y = _conv_or_taps(x, w, geo, groups)
     if b is not None:
         y = y + b.astype(y.dtype).reshape(1, 1, 1, -1)
     return y.astype(x.dtype)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
-def _conv2d(x, w, b, geo: _Geometry, has_bias: bool):
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5))
+def _conv2d(x, w, b, geo: WindowGeometry, groups: int, has_bias: bool):
     del has_bias  # static twin of `b is not None`, read by the bwd
-    return _forward(x, w, b, geo)
+    return _forward(x, w, b, geo, groups)
 
 
 class _Conv2dRes(NamedTuple):
@@ -205,12 +181,12 @@ class _Conv2dRes(NamedTuple):
     w: jax.Array  # (KH, KW, C/groups, C_out): the input gradient convolves ct_y with it
 
 
-def _conv2d_fwd(x, w, b, geo, has_bias):
-    return _forward(x, w, b, geo), _Conv2dRes(x, w)
+def _conv2d_fwd(x, w, b, geo, groups, has_bias):
+    return _forward(x, w, b, geo, groups), _Conv2dRes(x, w)
 
 
-# _conv2d_bwd :: (geo, has_bias, residuals, ct_y) -> (ct_x, ct_w, ct_b)
-def _conv2d_bwd(geo: _Geometry, has_bias: bool, res: _Conv2dRes, ct_y):
+# _conv2d_bwd :: (geo, groups, has_bias, residuals, ct_y) -> (ct_x, ct_w, ct_b)
+def _conv2d_bwd(geo: WindowGeometry, groups: int, has_bias: bool, res: _Conv2dRes, ct_y):
     r"""VJP of conv2d.
 
     .. math::
@@ -228,9 +204,9 @@ def _conv2d_bwd(geo: _Geometry, has_bias: bool, res: _Conv2dRes, ct_y):
     sums ``ct_y`` over N, H, W in the accumulation dtype; no bias means no bias cotangent.
     """
     x, w = res
-    kw = dict(stride=geo.stride, padding=geo.padding, dilation=geo.dilation, groups=geo.groups)
-    ct_x = conv2d_grad_input(ct_y, w, x.shape, **kw)
-    ct_w = conv2d_grad_weight(x, ct_y, w.shape, **kw)
+    config = dict(stride=geo.stride, padding=geo.padding, dilation=geo.dilation, groups=groups)
+    ct_x = conv2d_grad_input(ct_y, w, x.shape, **config)
+    ct_w = conv2d_grad_weight(x, ct_y, w.shape, **config)
     ct_b = None
     if has_bias:
         ct_b = jnp.sum(ct_y.astype(acc_dtype(ct_y.dtype)), axis=(0, 1, 2)).astype(ct_y.dtype)
@@ -258,19 +234,18 @@ def _check_shape_arg(op, name, shape, layout) -> tuple[int, ...]:
     return shape
 
 
-def _check_ct_y(op, ct_y, geo, x_shape, w_shape) -> None:
-    want = (x_shape[0], *_out_hw(geo, x_shape[1:3], w_shape[:2]), w_shape[3])
+def _check_ct_y(op, ct_y, geo: WindowGeometry, x_shape, w_shape) -> None:
+    want = (x_shape[0], *geo.out_hw, w_shape[3])
     if jnp.shape(ct_y) != want:
         raise ValueError(f"{op}: `ct_y` must have the output shape {want}, got {jnp.shape(ct_y)}")
 
 
-def _remainders(geo: _Geometry, in_hw, kernel_hw) -> Pair:
+def _remainders(geo: WindowGeometry) -> Pair:
     """``r = H + p_lo + p_hi - k_eff - s (O - 1)``: padded rows past the last window."""
-    out_hw = _out_hw(geo, in_hw, kernel_hw)
     return tuple(
-        h + p[0] + p[1] - (d * (k - 1) + 1) - s * (o - 1)
-        for h, p, k, s, d, o in zip(
-            in_hw, geo.padding, kernel_hw, geo.stride, geo.dilation, out_hw, strict=True
+        h + p[0] + p[1] - k - s * (o - 1)
+        for h, p, k, s, o in zip(
+            geo.in_hw, geo.padding, geo.effective, geo.stride, geo.out_hw, strict=True
         )
     )
 
@@ -329,24 +304,19 @@ def conv2d_grad_input(
     x_shape = _check_shape_arg(op, "input_shape", input_shape, "(N, H, W, C)")
     ct_y, w = jnp.asarray(ct_y), jnp.asarray(w)
     geo = _geometry(op, x_shape[1:3], w.shape[:2], stride, padding, dilation, groups)
-    _check_groups(op, geo, x_shape[3], w.shape, "w")
+    _check_groups(op, groups, x_shape[3], w.shape, "w")
     _check_ct_y(op, ct_y, geo, x_shape, w.shape)
     kh, kw, c_in_g, c_out = w.shape
-    g = geo.groups
-    w_t = jnp.flip(w, (0, 1)).reshape(kh, kw, c_in_g, g, c_out // g)
-    w_t = w_t.transpose(0, 1, 4, 3, 2).reshape(kh, kw, c_out // g, g * c_in_g)
+    w_t = jnp.flip(w, (0, 1)).reshape(kh, kw, c_in_g, groups, c_out // groups)
+    w_t = w_t.transpose(0, 1, 4, 3, 2).reshape(kh, kw, c_out // groups, groups * c_in_g)
     pads = tuple(
-        (d * (k - 1) - p[0], d * (k - 1) - p[1] + r)
-        for k, d, p, r in zip(
-            w.shape[:2],
-            geo.dilation,
-            geo.padding,
-            _remainders(geo, x_shape[1:3], w.shape[:2]),
-            strict=True,
-        )
+        (k - 1 - p[0], k - 1 - p[1] + r)
+        for k, p, r in zip(geo.effective, geo.padding, _remainders(geo), strict=True)
     )
-    geo_t = _Geometry((1, 1), pads, geo.dilation, g)
-    ct_x = _conv_or_taps(ct_y, w_t, geo_t, x_shape[1:3], lhs_dilation=geo.stride)
+    # Unit-stride correlation over Ȳ dilated to s (O - 1) + 1 rows: its output is (H, W).
+    dilated_hw = tuple(s * (o - 1) + 1 for s, o in zip(geo.stride, geo.out_hw, strict=True))
+    geo_t = WindowGeometry(dilated_hw, geo.window, (1, 1), geo.dilation, pads)
+    ct_x = _conv_or_taps(ct_y, w_t, geo_t, groups, lhs_dilation=geo.stride)
     return ct_x.astype(ct_y.dtype)
 
 
@@ -401,12 +371,9 @@ def conv2d_grad_weight(
     w_shape = _check_shape_arg(op, "kernel_shape", kernel_shape, "(KH, KW, C_in/groups, C_out)")
     x, ct_y = jnp.asarray(x), jnp.asarray(ct_y)
     geo = _geometry(op, x.shape[1:3], w_shape[:2], stride, padding, dilation, groups)
-    _check_groups(op, geo, x.shape[3], w_shape, "kernel_shape")
+    _check_groups(op, groups, x.shape[3], w_shape, "kernel_shape")
     _check_ct_y(op, ct_y, geo, x.shape, w_shape)
-    pads = tuple(
-        (p[0], p[1] - r)
-        for p, r in zip(geo.padding, _remainders(geo, x.shape[1:3], w_shape[:2]), strict=True)
-    )
+    pads = tuple((p[0], p[1] - r) for p, r in zip(geo.padding, _remainders(geo), strict=True))
     ct_w = _conv_acc(
         x,
         ct_y,
@@ -414,6 +381,6 @@ def conv2d_grad_weight(
         window_strides=geo.dilation,
         padding=pads,
         rhs_dilation=geo.stride,
-        batch_group_count=geo.groups,
+        batch_group_count=groups,
     )
     return ct_w.astype(x.dtype)

@@ -7,8 +7,13 @@ import jax.numpy as jnp
 
 
 def relu(x: jax.Array) -> jax.Array:
-    """``max(x, 0)`` written as a select, so its autodiff gives relu'(0) = 0."""
-    return jnp.where(x > 0, x, jnp.zeros((), x.dtype))
+    """``max(x, 0)`` written as a select, so its autodiff gives relu'(0) = 0.
+
+    The select is on ``x <= 0``, so a NaN takes the ``x`` branch: it propagates, and its
+    cotangent with it (the DESIGN's NaN rule).
+    """
+    x = jnp.asarray(x)
+    return jnp.where(x <= 0, jnp.zeros((), x.dtype), x)
 
 
 def leaky_relu(x: jax.Array, negative_slope: float = 0.01) -> jax.Array:

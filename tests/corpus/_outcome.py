@@ -1,4 +1,6 @@
-"""Run one bad-input case through the ``cnnjax`` CLI in-process and classify what happened.
+"""Run one bad input and name its outcome: the bad-input corpus's one helper module.
+
+Two entry points share it. For the CLI run lifecycle and damaged checkpoints:
 
 Each corpus case is a :class:`Case`: the CLI arguments, what the user should see (the exit
 status and a fragment of the message naming the problem) and, for cases that touch an
@@ -8,6 +10,14 @@ earlier run, the folder whose bytes must not change. :func:`run_case` runs it an
 
 ``CNNJAX_CORPUS_RECORD=path.jsonl`` appends every outcome to that file instead, so the same
 corpus can be tabulated against another checkout (``PYTHONPATH=<checkout>``).
+
+For single calls (configs, data files, ops, nn) and short CLI runs, :func:`outcome`,
+:func:`cli_outcome` and :func:`expect`:
+
+Outcomes: ``clear`` (the expected exception, or CLI exit status, with a message naming the
+problem), ``accepted`` (no error, none expected), ``silent`` (no error where one was
+expected), ``misleading`` (an error whose type or message does not name the problem) and
+``traceback`` (any other exception, or a CLI run that printed a Python traceback).
 """
 
 from __future__ import annotations
@@ -18,9 +28,12 @@ import io
 import json
 import os
 import signal
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cnnjax import cli
 
 KINDS = (
     "clear error",
@@ -104,8 +117,6 @@ def run_case(case: Case, main: Callable[[list[str]], int], timeout_s: int = 120)
             except _Hang:
                 hung = True
             except Exception:  # a raw traceback reaching the user
-                import traceback
-
                 traceback.print_exc(file=out)
                 crashed = True
     finally:
@@ -146,3 +157,52 @@ def check(case: Case, outcome: Outcome) -> None:
     """The assertion every corpus test makes (skipped while recording another checkout)."""
     if not os.environ.get("CNNJAX_CORPUS_RECORD"):
         assert outcome.kind == case.expect, outcome.detail
+
+
+# ----------------------------------------------- single calls and short CLI runs
+
+
+def outcome(fn, error: type[BaseException] | None, fragment: str) -> tuple[str, str]:
+    """Call ``fn()``; ``error=None`` means the input should be accepted."""
+    try:
+        fn()
+    except (ValueError, TypeError, FileNotFoundError) as e:
+        if error is None:
+            return "misleading", f"raised {type(e).__name__}: {e}"
+        ok = isinstance(e, error) and fragment.lower() in str(e).lower()
+        return ("clear" if ok else "misleading"), f"{type(e).__name__}: {e}"
+    except Exception as e:  # noqa: BLE001 - any other exception is the defect being measured
+        return "traceback", "".join(traceback.format_exception_only(e)).strip()
+    return ("accepted" if error is None else "silent"), "no error"
+
+
+def run_cli(argv: list[str]) -> tuple[int | str, str]:
+    """``cnnjax.cli.main(argv)`` in this process: ``(exit status, stdout + stderr)``."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        try:
+            rc: int | str = cli.main(argv)
+        except SystemExit as e:
+            rc = e.code if isinstance(e.code, int) else 1
+        except Exception:  # noqa: BLE001
+            traceback.print_exc(file=out)
+            rc = "traceback"
+    return rc, out.getvalue()
+
+
+def cli_outcome(argv: list[str], status: int, fragment: str) -> tuple[str, str]:
+    """Run the CLI; ``status=0`` means the run should succeed."""
+    rc, text = run_cli(argv)
+    if rc == "traceback" or "Traceback" in text:
+        return "traceback", text[-2000:]
+    if rc != status:
+        return ("silent" if rc == 0 else "misleading"), f"exit {rc}: {text[-2000:]}"
+    if fragment.lower() not in text.lower():
+        return "misleading", f"exit {rc}: {text[-2000:]}"
+    return ("accepted" if status == 0 else "clear"), text[-300:]
+
+
+def expect(result: tuple[str, str], error_expected: bool) -> None:
+    """Assert a corpus case's outcome: ``clear`` for bad input, ``accepted`` for good."""
+    want = "clear" if error_expected else "accepted"
+    assert result[0] == want, f"{result[0]}: {result[1]}"

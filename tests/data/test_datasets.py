@@ -304,3 +304,11 @@ def test_real_mnist_test_set_via_idx():
     assert file_labels[0] == 7 and file_images.max() == 255  # the first test digit is a 7
     got = np.round(raw.train_images[..., 0] * 255).astype(np.uint8)
     assert _rows(got, raw.train_labels) == _rows(file_images, file_labels)  # a permutation
+
+
+def test_idx_refuses_to_infer_a_class_count_with_missing_classes(tmp_path, files):
+    x = files.idx(tmp_path / "x", np.zeros((6, 2, 2), np.uint8))
+    y = files.idx(tmp_path / "y", np.array([0, 1, 200, 0, 1, 0], np.uint8))
+    with pytest.raises(ValueError, match=r"only 3 of the 201 classes .*\(label 200 at index 2\)"):
+        load_dataset("idx", images=x, labels=y)
+    assert load_dataset("idx", images=x, labels=y, num_classes=201).num_classes == 201

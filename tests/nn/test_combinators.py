@@ -150,3 +150,18 @@ def test_residual_threads_state_of_both_branches():
 def test_residual_errors(make, in_shape, error, message):
     with pytest.raises(error, match=message):
         make().init(jax.random.key(0), in_shape)
+
+
+def test_apply_names_a_missing_op_set_and_another_models_parameters():
+    net = nn.Sequential([nn.Dense(2), nn.Relu()])
+    other = nn.Sequential([nn.Dense(2), nn.Tanh()])
+    params, state, _ = net.init(jax.random.key(0), (3,), dtype=jnp.float32)
+    x = jnp.ones((1, 3), jnp.float32)
+    with pytest.raises(TypeError, match=r"Sequential: `ops` must be an op set .* got None"):
+        net.apply(params, state, x, ops=None)
+    wrong, wrong_state, _ = other.init(jax.random.key(0), (3,), dtype=jnp.float32)
+    with pytest.raises(ValueError, match=r"`params` do not belong to this model: expected"):
+        net.apply(wrong, wrong_state, x)
+    block = nn.Residual(nn.Dense(3))
+    with pytest.raises(ValueError, match=r"Residual: `params` .* expected entries \['main'\]"):
+        block.apply({}, {}, x)

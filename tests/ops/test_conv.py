@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from cnnjax import reference
 from cnnjax.audit.tolerances import relative_error
 from cnnjax.ops import conv2d, conv2d_grad_input, conv2d_grad_weight
+from cnnjax.ops.geometry import WindowGeometry
 
 TOL = 1e-10  # float64
 
@@ -273,13 +274,16 @@ TAP_CONFIGS = [
 @pytest.mark.parametrize("x_shape, w_shape, geometry", TAP_CONFIGS)
 def test_tap_sum_equals_lax_convolution(x_shape, w_shape, geometry):
     from cnnjax.ops import _conv_taps
-    from cnnjax.ops.conv import _Geometry
 
     x, w, _ = _arrays(5, x_shape, w_shape)
     groups = x_shape[3]
     pair = lambda v: v if isinstance(v, tuple) else (v, v)  # noqa: E731
-    geo = _Geometry(
-        pair(geometry["stride"]), geometry["padding"], pair(geometry["dilation"]), groups
+    geo = WindowGeometry(  # built directly: negative padding (a crop) is allowed here
+        x_shape[1:3],
+        w_shape[:2],
+        pair(geometry["stride"]),
+        pair(geometry["dilation"]),
+        geometry["padding"],
     )
     want = jax.lax.conv_general_dilated(
         x,
@@ -297,7 +301,8 @@ def test_tap_sum_equals_lax_convolution(x_shape, w_shape, geometry):
     if _conv_taps.use_patch_product(w.shape, groups, patch_bytes):
         by = "patch product"
     assert by == ("patch product" if groups == 1 and taps >= 16 else "tap sum")
-    _close(_conv_taps.tap_sum_conv(x, w, geo, want.shape[1:3]), want, by)
+    assert geo.out_hw == want.shape[1:3]
+    _close(_conv_taps.tap_sum_conv(x, w, geo, groups), want, by)
 
 
 def _compiled_hlo(fn, *args):
