@@ -55,11 +55,11 @@ def _refusals(base: Path, tmp: Path) -> list[Case]:
     over = [
         (train_argv(r, "--overwrite", items=[*TINY, s]), f)
         for s, f in [
-            ("train.epochs=1", "optimizer"),
+            ('optimizer.schedule.warmup_steps="total_step"', "warmup_steps"),
             ('data.options.path="typo"', "data"),
             ('model.name="lenet6"', "model.name"),
             ("train.batch_size=64", "train.batch_size"),
-            ('optimizer.b1="abc"', "optimizer update failed"),
+            ('optimizer.b1="abc"', "b1"),
             ('optimizer.name="sgdd"', "optimizer"),
         ]
     ]
