@@ -40,6 +40,7 @@ _META = "__meta__"
 # Tests only: seconds to pause between the fsynced temporary file and its rename, so a test
 # can kill a run in the middle of a checkpoint write.
 PAUSE_ENV = "CNNJAX_TEST_CHECKPOINT_PAUSE_S"
+PAUSE_AT_ENV = "CNNJAX_TEST_CHECKPOINT_PAUSE_EPOCH"  # only the write whose meta has this epoch
 
 
 class CheckpointError(ValueError):
@@ -69,7 +70,7 @@ def save_checkpoint(path: str | Path, trees: Mapping[str, Any], meta: Mapping[st
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
-        _test_pause(path)
+        _test_pause(path, meta)
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except BaseException:
@@ -77,9 +78,10 @@ def save_checkpoint(path: str | Path, trees: Mapping[str, Any], meta: Mapping[st
         raise
 
 
-def _test_pause(path: Path) -> None:
+def _test_pause(path: Path, meta: Mapping[str, Any]) -> None:
     seconds = float(os.environ.get(PAUSE_ENV) or 0)
-    if seconds > 0:
+    at = os.environ.get(PAUSE_AT_ENV)
+    if seconds > 0 and (at is None or str(meta.get("epoch")) == at):
         print(f"cnnjax: test hook: pausing {seconds} s before replacing {path}", file=sys.stderr)
         sys.stderr.flush()
         time.sleep(seconds)

@@ -7,7 +7,8 @@ show for itself:
   folder (or the nearest existing parent of a new one) that this process cannot write.
 - :class:`RunLock` holds ``<out>/.lock`` (pid, host, start time) for the whole run; a second
   run into the same folder fails naming the holder; a lock left by a dead process on this
-  host is taken over with a warning, together with that process's staging folder.
+  host is taken over with a warning, together with that process's staging folder and
+  half-written temporary files.
 - A new run (fresh, or ``--overwrite``) writes into ``<out>/.staging-<pid>/`` until its first
   checkpoint, at the end of epoch 1; :func:`commit_staging` then moves it into place
   (the old run's ``summary.json`` and ``curves.png`` go first, then the new checkpoint, then
@@ -102,6 +103,9 @@ class RunLock:
             file=sys.stderr,
         )
         shutil.rmtree(self.out / f"{STAGING}{pid}", ignore_errors=True)
+        for tmp in self.out.glob(".*.tmp*"):  # half-written files of the dead run's writes
+            if not tmp.name.startswith(LOCK):  # lock candidates: ours, or a live rival's
+                tmp.unlink(missing_ok=True)
         self.path.unlink(missing_ok=True)
 
     def __exit__(self, *exc) -> None:

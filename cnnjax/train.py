@@ -267,6 +267,10 @@ def train_and_evaluate(
     out = Path(workdir or config.output.dir or Path("runs") / config.name)
     if main:
         check_writable(out)
+        if resume and (out / CHECKPOINT).is_file():  # refuse before loading any data
+            check_resumable(
+                out / CHECKPOINT, load_checkpoint(out / CHECKPOINT, {})[1], config, warn=False
+            )
     exp = build_experiment(config)
     probe_optimizer(exp, config)
     placement = _placement(config)
@@ -447,6 +451,15 @@ def _restore(ckpt: Path, exp: Experiment, config: ExperimentConfig):
     """The checkpoint's carry and history, after checking it may continue under ``config``."""
     templates = {"params": exp.params, "state": exp.state, "opt_state": exp.opt_state}
     trees, meta = load_checkpoint(ckpt, templates)
+    check_resumable(ckpt, meta, config)
+    return tuple(trees[k] for k in templates), list(meta["history"])
+
+
+def check_resumable(
+    ckpt: Path, meta: Mapping[str, Any], config: ExperimentConfig, *, warn: bool = True
+) -> None:
+    """Raise a ``CheckpointError`` unless the run of ``meta`` may continue under ``config``:
+    the same settings but the resumable ones, and no fewer epochs than it has done."""
     require_meta(ckpt, meta, ("epoch", "history", "config"))
     was, now = _flatten(meta["config"]), _flatten(cfgmod.to_dict(config))
     changed = [
@@ -460,24 +473,23 @@ def _restore(ckpt: Path, exp: Experiment, config: ExperimentConfig):
             "(only train.epochs, train.eval_batch_size, train.devices, output.* and "
             "distributed.* may change; use --out for a new run)"
         )
-    history, epochs = list(meta["history"]), config.train.epochs
-    if len(history) != meta["epoch"]:
+    done, epochs = len(meta["history"]), config.train.epochs
+    if done != meta["epoch"]:
         raise CheckpointError(
-            f"{ckpt}: damaged metadata: epoch {meta['epoch']} but {len(history)} history records"
+            f"{ckpt}: damaged metadata: epoch {meta['epoch']} but {done} history records"
         )
-    if epochs < len(history):
+    if epochs < done:
         raise CheckpointError(
             f"{ckpt}: cannot resume to `train.epochs`={epochs}: the run has done "
-            f"{len(history)} epochs (a resume never drops epochs; use --out for a new run)"
+            f"{done} epochs (a resume never drops epochs; use --out for a new run)"
         )
     first = was.get("train.epochs")
-    if epochs > len(history) and first != epochs and config.optimizer.schedule is not None:
+    if warn and epochs > done and first != epochs and config.optimizer.schedule is not None:
         print(
             f"cnnjax: warning: extending the run from {first} to {epochs} epochs: the "
             "learning-rate schedule is resolved for the new length from here on",
             file=sys.stderr,
         )
-    return tuple(trees[k] for k in templates), history
 
 
 def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
