@@ -34,7 +34,10 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build"]
 myst_heading_anchors = 3
 
-autodoc_typehints = "signature"
+# Signatures as DESIGN.md writes them (``conv2d(x, w, b=None, *, stride=1, ...)``): the
+# docstrings give every argument's type and shape, and autodoc would expand ArrayLike into
+# its whole union.
+autodoc_typehints = "none"
 autodoc_member_order = "bysource"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False

@@ -27,10 +27,6 @@ def _rst_title(text: str, char: str) -> str:
     return f"{text}\n{char * len(text)}\n"
 
 
-def _first_line(doc: str | None) -> str:
-    return (inspect.cleandoc(doc or "").splitlines() or [""])[0]
-
-
 def op_families() -> dict[str, list[str]]:
     """``{module name: [op names]}`` in ``cnnjax.ops.OPS`` order."""
     import cnnjax.ops
@@ -99,7 +95,7 @@ def family_page(module_name: str, ops: list[str]) -> str:
 
     module = importlib.import_module(module_name)
     short = module_name.rsplit(".", 1)[-1]
-    lines = [_rst_title(f"{short}: {_first_line(module.__doc__).rstrip('.')}", "=")]
+    lines = [_rst_title(f"{short}: {', '.join(ops)}", "=")]
     lines += [f".. automodule:: {module_name}", "   :no-members:", ""]
     for op in ops:
         lines += _op_rst(module, op)
@@ -182,6 +178,7 @@ def generate(out: pathlib.Path) -> None:
         short = module_name.rsplit(".", 1)[-1]
         _write(out / "ops" / f"{short}.rst", family_page(module_name, ops))
         index.append(f"   {short}")
+    index[3:3] = ["   :titlesonly:"]
     _write(out / "ops" / "index.rst", "\n".join(index) + "\n")
     _write(out / "config.rst", config_page())
     _write(out / "audit_tables.rst", audit_tables())
