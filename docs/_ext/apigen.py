@@ -111,7 +111,7 @@ def family_page(module_name: str, ops: list[str]) -> str:
 
 
 def _type_name(kind) -> str:
-    if getattr(kind, "__name__", "") == "Array" and getattr(kind, "__module__", "") == "jax":
+    if getattr(kind, "__module__", "") == "jax" and str(kind).endswith("Array'>"):
         return "jax.Array"
     text = kind if isinstance(kind, str) else inspect.formatannotation(kind)
     return text.replace("typing.", "").replace("jaxlib._jax.Array", "jax.Array")
