@@ -78,10 +78,18 @@ def _cases_rst(op: str) -> list[str]:
     return [*lines, ""]
 
 
+def _fwd_bwd(module, op: str):
+    """The ``_fwd``/``_bwd`` bound by ``defvjp`` to the op's ``custom_vjp`` (public or private)."""
+    for name in (op, f"_{op}"):
+        bound = getattr(module, name, None)
+        if getattr(bound, "bwd", None) is not None:
+            return bound.fwd, bound.bwd
+    return getattr(module, f"_{op}_fwd", None), getattr(module, f"_{op}_bwd", None)
+
+
 def _op_rst(module, op: str) -> list[str]:
     path = module.__name__
-    fwd = getattr(module, f"_{op}_fwd", None)
-    bwd = getattr(module, f"_{op}_bwd", None)
+    fwd, bwd = _fwd_bwd(module, op)
     lines = [_rst_title(op, "-"), f".. autofunction:: {path}.{op}", ""]
     lines += [_rst_title("Residuals", "~"), *_residuals_rst(_residual_class(module, op, bwd))]
     for title, fn in (("Forward pass", fwd), ("Backward pass (the derivation)", bwd)):
