@@ -1,13 +1,14 @@
 """The documentation site as a reader sees it: built with -W, opened in headless Chromium.
 
-Each op-family page is opened with a probe script appended (in a copy of the page) that
-reports, from the browser's own layout, how many MathML formulas were laid out with a size
+Every op-family page is opened inside one probe page that reports, from the browser's own
+layout, how many MathML formulas were laid out with a size
 and whether any LaTeX source (``\\frac``, ``\\bar``, ...) is left in the visible text. Without
 Chromium the browser checks skip, except under ``CI`` (set by the CI runner), where they fail.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import pathlib
@@ -22,19 +23,35 @@ ROOT = pathlib.Path(__file__).parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 RAW_LATEX = r"\\(frac|bar|sum|partial|hat|mathbf|mathrm|cdot|odot|sqrt|left|right|texttt|begin)\b"
 
-PROBE = """
-<script>
-const maths = [...document.querySelectorAll("math")];
-const laid = maths.filter(m => {
-  const r = m.getBoundingClientRect();
-  return r.width > 0 && r.height > 0 && getComputedStyle(m).display.includes("math");
-});
-const report = {maths: maths.length, laid_out: laid.length, text: document.body.innerText};
-const out = document.createElement("pre");
-out.id = "probe";
-out.textContent = JSON.stringify(report);
-document.body.appendChild(out);
-</script>
+# One browser launch probes every page: each is loaded in an iframe of a probe page (same
+# origin under --allow-file-access-from-files) and measured from the browser's own layout.
+PROBE = """<html><body><script>
+const pages = PAGES;
+const results = {};
+let pending = pages.length;
+for (const p of pages) {
+  const f = document.createElement("iframe");
+  f.style.width = "1200px";
+  f.style.height = "1600px";
+  f.onload = () => {
+    const d = f.contentDocument, w = f.contentWindow;
+    const maths = [...d.querySelectorAll("math")];
+    const laid = maths.filter(m => {
+      const r = m.getBoundingClientRect();
+      return r.width > 0 && r.height > 0 && w.getComputedStyle(m).display.includes("math");
+    });
+    results[p] = {maths: maths.length, laid_out: laid.length, text: d.body.innerText};
+    if (--pending === 0) {
+      const out = document.createElement("pre");
+      out.id = "probe";
+      out.textContent = JSON.stringify(results);
+      document.body.appendChild(out);
+    }
+  };
+  f.src = p;
+  document.body.appendChild(f);
+}
+</script></body></html>
 """
 
 
@@ -72,16 +89,17 @@ def _browser(chromium: str, *args: str) -> str:
     return done.stdout
 
 
-def _probe(chromium: str, page: pathlib.Path) -> dict:
-    probed = page.with_name(f"{page.stem}.probe.html")
-    html = page.read_text()
-    probed.write_text(html.replace("</body>", f"{PROBE}</body>"))
-    dom = _browser(chromium, "--virtual-time-budget=5000", "--dump-dom", probed.as_uri())
+@pytest.fixture(scope="module")
+def reports(site, chromium) -> dict:
+    """``{page path: {maths, laid_out, text}}`` for the front page and every op page."""
+    pages = ["index.html", *(f"_generated/ops/{name}.html" for name in _op_pages())]
+    probe = site / "probe.html"
+    probe.write_text(PROBE.replace("PAGES", json.dumps(pages)))
+    args = ["--allow-file-access-from-files", "--virtual-time-budget=20000", "--dump-dom"]
+    dom = _browser(chromium, *args, probe.as_uri())
     match = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
-    assert match, f"the probe did not run on {page.name}"
-    import html as html_lib
-
-    return json.loads(html_lib.unescape(match.group(1)))
+    assert match, f"the probe page did not report; the browser gave:\n{dom[-2000:]}"
+    return json.loads(html.unescape(match.group(1)))
 
 
 def test_the_site_builds_with_every_op_family_page(site):
@@ -92,18 +110,18 @@ def test_the_site_builds_with_every_op_family_page(site):
 
 
 @pytest.mark.parametrize("family", _op_pages())
-def test_op_page_shows_its_derivations_as_rendered_math(site, chromium, family):
-    report = _probe(chromium, site / "_generated" / "ops" / f"{family}.html")
-    assert report["laid_out"] >= 1, f"{family}: no formula was laid out as math: {report['maths']}"
-    assert report["laid_out"] == report["maths"], f"{family}: some formulas were not laid out"
+def test_op_page_shows_its_derivations_as_rendered_math(reports, family):
+    report = reports[f"_generated/ops/{family}.html"]
     left = sorted(set(re.findall(RAW_LATEX, report["text"])))
     assert not left, f"{family}: raw LaTeX left in the visible text: {left}"
+    assert report["laid_out"] >= 1, f"{family}: no formula was laid out as math: {report['maths']}"
+    assert report["laid_out"] == report["maths"], f"{family}: some formulas were not laid out"
     assert "Backward pass (the derivation)" in report["text"]
     assert "Audit cases" in report["text"]
 
 
-def test_front_page_links_every_section(site, chromium):
-    report = _probe(chromium, site / "index.html")
+def test_front_page_links_every_section(reports):
+    report = reports["index.html"]
     for section in ("Installation", "Using the ops", "Ops by family", "The audit", "Performance"):
         assert section in report["text"], section
 
