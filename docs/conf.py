@@ -35,7 +35,10 @@ exclude_patterns = ["_build"]
 myst_heading_anchors = 3
 myst_enable_extensions = ["dollarmath"]  # $...$ and $$...$$ in the Markdown pages
 
-autodoc_typehints = "signature"
+# Signatures as DESIGN.md writes them (``conv2d(x, w, b=None, *, stride=1, ...)``): the
+# docstrings give every argument's type and shape, and autodoc would expand ArrayLike into
+# its whole union.
+autodoc_typehints = "none"
 autodoc_member_order = "bysource"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False

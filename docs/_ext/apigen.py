@@ -27,10 +27,6 @@ def _rst_title(text: str, char: str) -> str:
     return f"{text}\n{char * len(text)}\n"
 
 
-def _first_line(doc: str | None) -> str:
-    return (inspect.cleandoc(doc or "").splitlines() or [""])[0]
-
-
 def op_families() -> dict[str, list[str]]:
     """``{module name: [op names]}`` in ``cnnjax.ops.OPS`` order."""
     import cnnjax.ops
@@ -82,10 +78,18 @@ def _cases_rst(op: str) -> list[str]:
     return [*lines, ""]
 
 
+def _fwd_bwd(module, op: str):
+    """The ``_fwd``/``_bwd`` bound by ``defvjp`` to the op's ``custom_vjp`` (public or private)."""
+    for name in (op, f"_{op}"):
+        bound = getattr(module, name, None)
+        if getattr(bound, "bwd", None) is not None:
+            return bound.fwd, bound.bwd
+    return getattr(module, f"_{op}_fwd", None), getattr(module, f"_{op}_bwd", None)
+
+
 def _op_rst(module, op: str) -> list[str]:
     path = module.__name__
-    fwd = getattr(module, f"_{op}_fwd", None)
-    bwd = getattr(module, f"_{op}_bwd", None)
+    fwd, bwd = _fwd_bwd(module, op)
     lines = [_rst_title(op, "-"), f".. autofunction:: {path}.{op}", ""]
     lines += [_rst_title("Residuals", "~"), *_residuals_rst(_residual_class(module, op, bwd))]
     for title, fn in (("Forward pass", fwd), ("Backward pass (the derivation)", bwd)):
@@ -99,7 +103,7 @@ def family_page(module_name: str, ops: list[str]) -> str:
 
     module = importlib.import_module(module_name)
     short = module_name.rsplit(".", 1)[-1]
-    lines = [_rst_title(f"{short}: {_first_line(module.__doc__).rstrip('.')}", "=")]
+    lines = [_rst_title(f"{short}: {', '.join(ops)}", "=")]
     lines += [f".. automodule:: {module_name}", "   :no-members:", ""]
     for op in ops:
         lines += _op_rst(module, op)
@@ -115,6 +119,8 @@ def family_page(module_name: str, ops: list[str]) -> str:
 
 
 def _type_name(kind) -> str:
+    if getattr(kind, "__module__", "") == "jax" and str(kind).endswith("Array'>"):
+        return "jax.Array"
     text = kind if isinstance(kind, str) else inspect.formatannotation(kind)
     return text.replace("typing.", "").replace("jaxlib._jax.Array", "jax.Array")
 
@@ -182,6 +188,7 @@ def generate(out: pathlib.Path) -> None:
         short = module_name.rsplit(".", 1)[-1]
         _write(out / "ops" / f"{short}.rst", family_page(module_name, ops))
         index.append(f"   {short}")
+    index[3:3] = ["   :titlesonly:"]
     _write(out / "ops" / "index.rst", "\n".join(index) + "\n")
     _write(out / "config.rst", config_page())
     _write(out / "audit_tables.rst", audit_tables())
