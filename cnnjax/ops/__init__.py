@@ -10,7 +10,8 @@ from cnnjax.ops.conv import conv2d, conv2d_grad_input, conv2d_grad_weight
 from cnnjax.ops.dropout import dropout
 from cnnjax.ops.linear import dense
 from cnnjax.ops.loss import log_softmax, softmax_cross_entropy
-from cnnjax.ops.norm import batch_norm, layer_norm
+from cnnjax.ops.norm import batch_norm, batch_norm_inference, layer_norm
+from cnnjax.ops.norm_group import group_norm, instance_norm
 from cnnjax.ops.pool import avg_pool2d, global_avg_pool2d, max_pool2d
 from cnnjax.ops.shape import flatten
 
@@ -30,6 +31,9 @@ OPS = (
     "log_softmax",
     "softmax_cross_entropy",
     "batch_norm",
+    "batch_norm_inference",
+    "group_norm",
+    "instance_norm",
     "layer_norm",
     "dropout",
     "flatten",
@@ -39,6 +43,7 @@ __all__ = [
     "OPS",
     "avg_pool2d",
     "batch_norm",
+    "batch_norm_inference",
     "conv2d",
     "conv2d_grad_input",
     "conv2d_grad_weight",
@@ -48,6 +53,8 @@ __all__ = [
     "flatten",
     "gelu",
     "global_avg_pool2d",
+    "group_norm",
+    "instance_norm",
     "layer_norm",
     "leaky_relu",
     "log_softmax",

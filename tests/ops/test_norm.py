@@ -89,7 +89,7 @@ def test_constant_channel_gives_finite_gradients_matching_reference():
 def test_batch_norm_residuals_are_x_mean_inv_std_and_scale():
     # x, not x_hat: in a network XLA keeps the conv output alive anyway (see batch_norm).
     x, scale, bias = _bn_inputs(shape=(6, 2))
-    _, res = norm_module._batch_norm_fwd(1e-5, x, scale, bias)
+    _, res = norm_module._batch_norm_fwd(x, scale, bias, 1e-5, True)
     assert set(res._fields) == {"x", "mean", "inv_std", "scale"}
     assert res.x is x and res.mean.shape == res.inv_std.shape == (2,)
     np.testing.assert_allclose(res.mean, np.asarray(x).mean(0), rtol=1e-13)
@@ -98,7 +98,7 @@ def test_batch_norm_residuals_are_x_mean_inv_std_and_scale():
 
 def test_layer_norm_residuals_are_x_hat_inv_std_and_scale():
     x = jnp.asarray(np.random.default_rng(3).standard_normal((4, 5)))
-    _, res = norm_module._layer_norm_fwd(1e-5, x, jnp.ones(5), jnp.zeros(5))
+    _, res = norm_module._layer_norm_fwd(x, jnp.ones(5), jnp.zeros(5), 1e-5, (1,), True)
     assert set(res._fields) == {"x_hat", "inv_std", "scale"}
     np.testing.assert_allclose(res.x_hat.mean(-1), 0.0, atol=1e-13)
 
@@ -187,14 +187,15 @@ _X, _C = jnp.ones((4, 3)), jnp.ones(3)
             (_X, jnp.ones(4), _C),
             {},
             ValueError,
-            r"batch_norm: `scale` must have shape \(3,\) to match x's last axis, got \(4,\)",
+            r"batch_norm: `scale` must be None or have shape \(3,\) to match x's last axis, "
+            r"got \(4,\)",
         ),
         (
             "batch_norm",
             (_X, _C, jnp.ones((1, 3))),
             {},
             ValueError,
-            r"batch_norm: `bias` must have shape \(3,\)",
+            r"batch_norm: `bias` must be None or have shape \(3,\)",
         ),
         ("batch_norm", (_X, _C, _C), {"eps": 0.0}, ValueError, r"batch_norm: `eps` must be > 0"),
         (
@@ -230,7 +231,7 @@ _X, _C = jnp.ones((4, 3)), jnp.ones(3)
             (_X, jnp.ones(2), _C),
             {},
             ValueError,
-            r"layer_norm: `scale` must have shape \(3,\)",
+            r"layer_norm: `scale` must be None or have shape \(3,\)",
         ),
         ("layer_norm", (_X, _C, _C), {"eps": -1e-5}, ValueError, r"layer_norm: `eps` must be > 0"),
     ],
