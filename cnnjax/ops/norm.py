@@ -38,6 +38,9 @@ def _affine(x_hat, scale, bias):
 def _check_channel_args(op: str, x, scale, bias, eps, extra=()) -> tuple[Any, ...]:
     """Shared boundary of the batch norms: arrays converted, ``(C,)`` parameters, ``eps``."""
     names = ("x", *(n for n, _ in extra), "scale", "bias")
+    for name, v in extra:
+        if v is None:
+            raise TypeError(f"{op}: `{name}` must be a (C,) array, got None")
     x, *rest = as_float_arrays(op, names, x, *(v for _, v in extra), scale, bias)
     check_rank_at_least(op, x, 2, "(N, ..., C)")
     if x.size == 0 and x.shape[-1] > 0:
