@@ -13,6 +13,7 @@ from cnnjax.ops.loss import log_softmax, softmax_cross_entropy
 from cnnjax.ops.norm import batch_norm, batch_norm_inference, layer_norm
 from cnnjax.ops.norm_group import group_norm, instance_norm
 from cnnjax.ops.pool import avg_pool2d, global_avg_pool2d, max_pool2d
+from cnnjax.ops.pool_adaptive import adaptive_avg_pool2d, adaptive_max_pool2d, global_max_pool2d
 from cnnjax.ops.shape import flatten
 
 OPS = (
@@ -21,6 +22,9 @@ OPS = (
     "max_pool2d",
     "avg_pool2d",
     "global_avg_pool2d",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "global_max_pool2d",
     "relu",
     "leaky_relu",
     "elu",
@@ -41,6 +45,8 @@ OPS = (
 
 __all__ = [
     "OPS",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
     "avg_pool2d",
     "batch_norm",
     "batch_norm_inference",
@@ -53,6 +59,7 @@ __all__ = [
     "flatten",
     "gelu",
     "global_avg_pool2d",
+    "global_max_pool2d",
     "group_norm",
     "instance_norm",
     "layer_norm",

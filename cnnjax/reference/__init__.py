@@ -17,9 +17,16 @@ from cnnjax.reference.norm import (
     layer_norm,
 )
 from cnnjax.reference.pool import avg_pool2d, global_avg_pool2d, max_pool2d
+from cnnjax.reference.pool_adaptive import (
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    global_max_pool2d,
+)
 from cnnjax.reference.shape import flatten
 
 __all__ = [
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
     "avg_pool2d",
     "batch_norm",
     "batch_norm_inference",
@@ -30,6 +37,7 @@ __all__ = [
     "flatten",
     "gelu",
     "global_avg_pool2d",
+    "global_max_pool2d",
     "group_norm",
     "instance_norm",
     "layer_norm",
