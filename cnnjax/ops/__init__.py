@@ -10,8 +10,10 @@ from cnnjax.ops.conv import conv2d, conv2d_grad_input, conv2d_grad_weight
 from cnnjax.ops.dropout import dropout
 from cnnjax.ops.linear import dense
 from cnnjax.ops.loss import log_softmax, softmax_cross_entropy
-from cnnjax.ops.norm import batch_norm, layer_norm
+from cnnjax.ops.norm import batch_norm, batch_norm_inference, layer_norm
+from cnnjax.ops.norm_group import group_norm, instance_norm
 from cnnjax.ops.pool import avg_pool2d, global_avg_pool2d, max_pool2d
+from cnnjax.ops.pool_adaptive import adaptive_avg_pool2d, adaptive_max_pool2d, global_max_pool2d
 from cnnjax.ops.shape import flatten
 
 OPS = (
@@ -20,6 +22,9 @@ OPS = (
     "max_pool2d",
     "avg_pool2d",
     "global_avg_pool2d",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "global_max_pool2d",
     "relu",
     "leaky_relu",
     "elu",
@@ -30,6 +35,9 @@ OPS = (
     "log_softmax",
     "softmax_cross_entropy",
     "batch_norm",
+    "batch_norm_inference",
+    "group_norm",
+    "instance_norm",
     "layer_norm",
     "dropout",
     "flatten",
@@ -37,8 +45,11 @@ OPS = (
 
 __all__ = [
     "OPS",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
     "avg_pool2d",
     "batch_norm",
+    "batch_norm_inference",
     "conv2d",
     "conv2d_grad_input",
     "conv2d_grad_weight",
@@ -48,6 +59,9 @@ __all__ = [
     "flatten",
     "gelu",
     "global_avg_pool2d",
+    "global_max_pool2d",
+    "group_norm",
+    "instance_norm",
     "layer_norm",
     "leaky_relu",
     "log_softmax",

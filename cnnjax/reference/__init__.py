@@ -9,13 +9,27 @@ from cnnjax.reference.conv import conv2d
 from cnnjax.reference.dropout import dropout
 from cnnjax.reference.linear import dense
 from cnnjax.reference.loss import log_softmax, softmax_cross_entropy
-from cnnjax.reference.norm import batch_norm, layer_norm
+from cnnjax.reference.norm import (
+    batch_norm,
+    batch_norm_inference,
+    group_norm,
+    instance_norm,
+    layer_norm,
+)
 from cnnjax.reference.pool import avg_pool2d, global_avg_pool2d, max_pool2d
+from cnnjax.reference.pool_adaptive import (
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    global_max_pool2d,
+)
 from cnnjax.reference.shape import flatten
 
 __all__ = [
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
     "avg_pool2d",
     "batch_norm",
+    "batch_norm_inference",
     "conv2d",
     "dense",
     "dropout",
@@ -23,6 +37,9 @@ __all__ = [
     "flatten",
     "gelu",
     "global_avg_pool2d",
+    "global_max_pool2d",
+    "group_norm",
+    "instance_norm",
     "layer_norm",
     "leaky_relu",
     "log_softmax",

@@ -89,7 +89,7 @@ def test_constant_channel_gives_finite_gradients_matching_reference():
 def test_batch_norm_residuals_are_x_mean_inv_std_and_scale():
     # x, not x_hat: in a network XLA keeps the conv output alive anyway (see batch_norm).
     x, scale, bias = _bn_inputs(shape=(6, 2))
-    _, res = norm_module._batch_norm_fwd(1e-5, x, scale, bias)
+    _, res = norm_module._batch_norm_fwd(x, scale, bias, 1e-5, True)
     assert set(res._fields) == {"x", "mean", "inv_std", "scale"}
     assert res.x is x and res.mean.shape == res.inv_std.shape == (2,)
     np.testing.assert_allclose(res.mean, np.asarray(x).mean(0), rtol=1e-13)
@@ -98,7 +98,7 @@ def test_batch_norm_residuals_are_x_mean_inv_std_and_scale():
 
 def test_layer_norm_residuals_are_x_hat_inv_std_and_scale():
     x = jnp.asarray(np.random.default_rng(3).standard_normal((4, 5)))
-    _, res = norm_module._layer_norm_fwd(1e-5, x, jnp.ones(5), jnp.zeros(5))
+    _, res = norm_module._layer_norm_fwd(x, jnp.ones(5), jnp.zeros(5), 1e-5, (1,), True)
     assert set(res._fields) == {"x_hat", "inv_std", "scale"}
     np.testing.assert_allclose(res.x_hat.mean(-1), 0.0, atol=1e-13)
 
@@ -187,14 +187,15 @@ _X, _C = jnp.ones((4, 3)), jnp.ones(3)
             (_X, jnp.ones(4), _C),
             {},
             ValueError,
-            r"batch_norm: `scale` must have shape \(3,\) to match x's last axis, got \(4,\)",
+            r"batch_norm: `scale` must be None or have shape \(3,\) to match x's last axis, "
+            r"got \(4,\)",
         ),
         (
             "batch_norm",
             (_X, _C, jnp.ones((1, 3))),
             {},
             ValueError,
-            r"batch_norm: `bias` must have shape \(3,\)",
+            r"batch_norm: `bias` must be None or have shape \(3,\)",
         ),
         ("batch_norm", (_X, _C, _C), {"eps": 0.0}, ValueError, r"batch_norm: `eps` must be > 0"),
         (
@@ -230,11 +231,98 @@ _X, _C = jnp.ones((4, 3)), jnp.ones(3)
             (_X, jnp.ones(2), _C),
             {},
             ValueError,
-            r"layer_norm: `scale` must have shape \(3,\)",
+            r"layer_norm: `scale` must be None or have shape \(3,\)",
         ),
         ("layer_norm", (_X, _C, _C), {"eps": -1e-5}, ValueError, r"layer_norm: `eps` must be > 0"),
     ],
 )
 def test_validation_messages(op, args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        getattr(ops, op)(*args, **kwargs)
+
+
+# ------------------------------------------------------------------ round 2: new ops and forms
+
+
+def test_group_norm_with_one_channel_per_group_is_instance_norm():
+    x, scale, bias = _bn_inputs(shape=(2, 3, 4, 5))
+    got = ops.group_norm(x, scale, bias, num_groups=5)
+    np.testing.assert_array_equal(got, ops.instance_norm(x, scale, bias))
+    xn = np.asarray(x)
+    want = (xn - xn.mean((1, 2), keepdims=True)) / np.sqrt(xn.var((1, 2), keepdims=True) + 1e-5)
+    np.testing.assert_allclose(got, want * np.asarray(scale) + np.asarray(bias), rtol=1e-12)
+
+
+def test_group_norm_groups_are_contiguous_channel_blocks():
+    # Channels [0, 1] and [2, 3]: group 1 is 10x group 0, so both normalise alike.
+    x = jnp.array([[[1.0, 2.0, 10.0, 20.0], [3.0, 5.0, 30.0, 50.0]]])
+    y = ops.group_norm(x, None, None, num_groups=2, eps=1e-12)
+    np.testing.assert_allclose(y[..., :2], y[..., 2:], rtol=1e-12)
+
+
+def test_none_scale_and_bias_equal_ones_and_zeros_and_get_no_cotangent():
+    x, _, _ = _bn_inputs(shape=(3, 2, 4))
+    one, zero = jnp.ones(4), jnp.zeros(4)
+    for op, kw in (("batch_norm", {}), ("group_norm", {"num_groups": 2}), ("layer_norm", {})):
+        f = getattr(ops, op)
+        y, vjp = jax.vjp(lambda a, f=f, kw=kw: f(a, None, None, **kw), x)
+        want, vjp1 = jax.vjp(lambda a, f=f, kw=kw: f(a, one, zero, **kw), x)
+        np.testing.assert_array_equal(jax.tree.leaves(y)[0], jax.tree.leaves(want)[0])
+        cts = jax.tree.map(jnp.ones_like, y)
+        np.testing.assert_allclose(vjp(cts)[0], vjp1(cts)[0], rtol=1e-12, atol=1e-14)
+
+
+def test_layer_norm_over_hwc_matches_torch_layout_statistics():
+    x, _, _ = _bn_inputs(shape=(2, 3, 4, 5))
+    y = ops.layer_norm(x, None, None, axis=(-3, -2, -1), eps=1e-12)
+    np.testing.assert_allclose(np.asarray(y).reshape(2, -1).mean(1), 0.0, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(y).reshape(2, -1).var(1), 1.0, rtol=1e-10)
+
+
+def test_batch_norm_inference_closed_form_gradients():
+    x, scale, bias = _bn_inputs(shape=(4, 3))
+    mean, var = jnp.array([0.5, -1.0, 2.0]), jnp.array([1.0, 4.0, 0.25])
+    ct = jnp.asarray(np.random.default_rng(5).standard_normal(x.shape))
+    got = jax.vjp(ops.batch_norm_inference, x, mean, var, scale, bias)[1](ct)
+    r = 1 / np.sqrt(np.asarray(var) + 1e-5)
+    x_hat = (np.asarray(x) - np.asarray(mean)) * r
+    g, ctn = np.asarray(scale), np.asarray(ct)
+    want = (ctn * g * r, -g * r * ctn.sum(0), -0.5 * g * r**2 * (ctn * x_hat).sum(0))
+    for a, b in zip(got[:3], want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_array_likes_are_accepted():
+    x = [[1.0, 2.0], [3.0, 6.0]]
+    y, _, _ = ops.batch_norm(x, None, np.zeros(2), eps=1e-12)
+    assert y.round(6).tolist() == [[-1.0, -1.0], [1.0, 1.0]]
+    assert ops.group_norm(np.asarray(x), None, None, num_groups=1).shape == (2, 2)
+
+
+_X3 = jnp.ones((2, 3, 4))
+
+
+@pytest.mark.parametrize(
+    ("op", "args", "kwargs", "error", "match"),
+    [
+        ("batch_norm", (jnp.ones((0, 3)), None, None), {}, ValueError, r"at least one position"),
+        ("group_norm", (_X3, None, None), {"num_groups": 3}, ValueError, r"divide C=4, got 3"),
+        ("group_norm", (_X3, None, None), {"num_groups": 0}, ValueError, r"`num_groups` must"),
+        ("group_norm", (_X3, None, None), {"num_groups": 2.0}, TypeError, r"`num_groups` must"),
+        ("group_norm", (_X3, jnp.ones(2), None), {"num_groups": 2}, ValueError, r"`scale` must"),
+        ("instance_norm", (jnp.ones((2, 3)), None, None), {}, ValueError, r"rank >= 3"),
+        ("layer_norm", (_X3, None, None), {"axis": (0, 2)}, ValueError, r"trailing axes"),
+        ("layer_norm", (_X3, None, None), {"axis": 3}, ValueError, r"`axis` 3 out of range"),
+        ("layer_norm", (_X3, jnp.ones(4), None), {"axis": (1, 2)}, ValueError, r"`scale` must"),
+        (
+            "batch_norm_inference",
+            (_X3, jnp.ones(4), jnp.ones(3), None, None),
+            {},
+            ValueError,
+            r"batch_norm_inference: `var` must be None or have shape \(4,\)",
+        ),
+    ],
+)
+def test_round2_validation_messages(op, args, kwargs, error, match):
     with pytest.raises(error, match=match):
         getattr(ops, op)(*args, **kwargs)
