@@ -11,6 +11,7 @@ from cnnjax.ops.dropout import dropout
 from cnnjax.ops.linear import dense
 from cnnjax.ops.loss import log_softmax, softmax_cross_entropy
 from cnnjax.ops.norm import batch_norm, layer_norm
+from cnnjax.ops.pad import pad2d
 from cnnjax.ops.pool import avg_pool2d, global_avg_pool2d, max_pool2d
 from cnnjax.ops.shape import flatten
 
@@ -33,6 +34,7 @@ OPS = (
     "layer_norm",
     "dropout",
     "flatten",
+    "pad2d",
 )
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "leaky_relu",
     "log_softmax",
     "max_pool2d",
+    "pad2d",
     "relu",
     "sigmoid",
     "softmax_cross_entropy",

@@ -10,6 +10,7 @@ from cnnjax.reference.dropout import dropout
 from cnnjax.reference.linear import dense
 from cnnjax.reference.loss import log_softmax, softmax_cross_entropy
 from cnnjax.reference.norm import batch_norm, layer_norm
+from cnnjax.reference.pad import pad2d
 from cnnjax.reference.pool import avg_pool2d, global_avg_pool2d, max_pool2d
 from cnnjax.reference.shape import flatten
 
@@ -27,6 +28,7 @@ __all__ = [
     "leaky_relu",
     "log_softmax",
     "max_pool2d",
+    "pad2d",
     "relu",
     "sigmoid",
     "softmax_cross_entropy",

@@ -6,12 +6,22 @@ benchmarks. ``QUICK_CASES`` is the subset the test suite and ``cnnjax audit --qu
 
 from __future__ import annotations
 
-from cnnjax.audit.cases import activation, conv, dropout, linear, loss, norm, pool, shape
+from cnnjax.audit.cases import (
+    activation,
+    conv,
+    dropout,
+    linear,
+    loss,
+    norm,
+    pad,
+    pool,
+    shape,
+)
 from cnnjax.audit.cases._case import Case
 
 ALL_CASES: tuple[Case, ...] = tuple(
     c
-    for family in (conv, linear, pool, activation, loss, norm, dropout, shape)
+    for family in (conv, linear, pool, activation, loss, norm, dropout, shape, pad)
     for c in family.CASES
 )
 QUICK_CASES: tuple[Case, ...] = tuple(c for c in ALL_CASES if c.quick)
