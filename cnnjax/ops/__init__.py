@@ -7,6 +7,7 @@ this package: every backward pass is derived in its docstring and transcribed by
 from cnnjax.ops.activation import elu, leaky_relu, relu
 from cnnjax.ops.activation_smooth import gelu, sigmoid, softplus, tanh
 from cnnjax.ops.conv import conv2d, conv2d_grad_input, conv2d_grad_weight
+from cnnjax.ops.conv_transpose import conv_transpose2d
 from cnnjax.ops.dropout import dropout
 from cnnjax.ops.linear import dense
 from cnnjax.ops.loss import log_softmax, softmax_cross_entropy
@@ -35,6 +36,7 @@ OPS = (
     "dropout",
     "flatten",
     "pad2d",
+    "conv_transpose2d",
 )
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "conv2d",
     "conv2d_grad_input",
     "conv2d_grad_weight",
+    "conv_transpose2d",
     "dense",
     "dropout",
     "elu",

@@ -6,6 +6,7 @@ from JAX's autodiff, and every hand VJP is audited against them.
 
 from cnnjax.reference.activation import elu, gelu, leaky_relu, relu, sigmoid, softplus, tanh
 from cnnjax.reference.conv import conv2d
+from cnnjax.reference.conv_transpose import conv_transpose2d
 from cnnjax.reference.dropout import dropout
 from cnnjax.reference.linear import dense
 from cnnjax.reference.loss import log_softmax, softmax_cross_entropy
@@ -18,6 +19,7 @@ __all__ = [
     "avg_pool2d",
     "batch_norm",
     "conv2d",
+    "conv_transpose2d",
     "dense",
     "dropout",
     "elu",

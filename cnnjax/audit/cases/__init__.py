@@ -9,6 +9,7 @@ from __future__ import annotations
 from cnnjax.audit.cases import (
     activation,
     conv,
+    conv_transpose,
     dropout,
     linear,
     loss,
@@ -21,7 +22,7 @@ from cnnjax.audit.cases._case import Case
 
 ALL_CASES: tuple[Case, ...] = tuple(
     c
-    for family in (conv, linear, pool, activation, loss, norm, dropout, shape, pad)
+    for family in (conv, linear, pool, activation, loss, norm, dropout, shape, pad, conv_transpose)
     for c in family.CASES
 )
 QUICK_CASES: tuple[Case, ...] = tuple(c for c in ALL_CASES if c.quick)
