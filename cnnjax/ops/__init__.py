@@ -15,6 +15,7 @@ from cnnjax.ops.norm import batch_norm, layer_norm
 from cnnjax.ops.pad import pad2d
 from cnnjax.ops.pool import avg_pool2d, global_avg_pool2d, max_pool2d
 from cnnjax.ops.shape import flatten
+from cnnjax.ops.upsample import upsample2d
 
 OPS = (
     "conv2d",
@@ -37,6 +38,7 @@ OPS = (
     "flatten",
     "pad2d",
     "conv_transpose2d",
+    "upsample2d",
 )
 
 __all__ = [
@@ -63,5 +65,6 @@ __all__ = [
     "softmax_cross_entropy",
     "softplus",
     "tanh",
+    "upsample2d",
 ]
 assert sorted(set(__all__) - {"OPS", "conv2d_grad_input", "conv2d_grad_weight"}) == sorted(OPS)

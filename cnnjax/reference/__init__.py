@@ -14,6 +14,7 @@ from cnnjax.reference.norm import batch_norm, layer_norm
 from cnnjax.reference.pad import pad2d
 from cnnjax.reference.pool import avg_pool2d, global_avg_pool2d, max_pool2d
 from cnnjax.reference.shape import flatten
+from cnnjax.reference.upsample import upsample2d
 
 __all__ = [
     "avg_pool2d",
@@ -36,4 +37,5 @@ __all__ = [
     "softmax_cross_entropy",
     "softplus",
     "tanh",
+    "upsample2d",
 ]

@@ -17,12 +17,25 @@ from cnnjax.audit.cases import (
     pad,
     pool,
     shape,
+    upsample,
 )
 from cnnjax.audit.cases._case import Case
 
 ALL_CASES: tuple[Case, ...] = tuple(
     c
-    for family in (conv, linear, pool, activation, loss, norm, dropout, shape, pad, conv_transpose)
+    for family in (
+        conv,
+        linear,
+        pool,
+        activation,
+        loss,
+        norm,
+        dropout,
+        shape,
+        pad,
+        conv_transpose,
+        upsample,
+    )
     for c in family.CASES
 )
 QUICK_CASES: tuple[Case, ...] = tuple(c for c in ALL_CASES if c.quick)
