@@ -7,14 +7,17 @@ this package: every backward pass is derived in its docstring and transcribed by
 from cnnjax.ops.activation import elu, leaky_relu, relu
 from cnnjax.ops.activation_smooth import gelu, sigmoid, softplus, tanh
 from cnnjax.ops.conv import conv2d, conv2d_grad_input, conv2d_grad_weight
+from cnnjax.ops.conv_transpose import conv_transpose2d
 from cnnjax.ops.dropout import dropout
 from cnnjax.ops.linear import dense
 from cnnjax.ops.loss import log_softmax, softmax_cross_entropy
 from cnnjax.ops.norm import batch_norm, batch_norm_inference, layer_norm
 from cnnjax.ops.norm_group import group_norm, instance_norm
+from cnnjax.ops.pad import pad2d
 from cnnjax.ops.pool import avg_pool2d, global_avg_pool2d, max_pool2d
 from cnnjax.ops.pool_adaptive import adaptive_avg_pool2d, adaptive_max_pool2d, global_max_pool2d
 from cnnjax.ops.shape import flatten
+from cnnjax.ops.upsample import upsample2d
 
 OPS = (
     "conv2d",
@@ -41,6 +44,9 @@ OPS = (
     "layer_norm",
     "dropout",
     "flatten",
+    "pad2d",
+    "conv_transpose2d",
+    "upsample2d",
 )
 
 __all__ = [
@@ -53,6 +59,7 @@ __all__ = [
     "conv2d",
     "conv2d_grad_input",
     "conv2d_grad_weight",
+    "conv_transpose2d",
     "dense",
     "dropout",
     "elu",
@@ -66,10 +73,12 @@ __all__ = [
     "leaky_relu",
     "log_softmax",
     "max_pool2d",
+    "pad2d",
     "relu",
     "sigmoid",
     "softmax_cross_entropy",
     "softplus",
     "tanh",
+    "upsample2d",
 ]
 assert sorted(set(__all__) - {"OPS", "conv2d_grad_input", "conv2d_grad_weight"}) == sorted(OPS)

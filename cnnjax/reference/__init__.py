@@ -6,6 +6,7 @@ from JAX's autodiff, and every hand VJP is audited against them.
 
 from cnnjax.reference.activation import elu, gelu, leaky_relu, relu, sigmoid, softplus, tanh
 from cnnjax.reference.conv import conv2d
+from cnnjax.reference.conv_transpose import conv_transpose2d
 from cnnjax.reference.dropout import dropout
 from cnnjax.reference.linear import dense
 from cnnjax.reference.loss import log_softmax, softmax_cross_entropy
@@ -16,6 +17,7 @@ from cnnjax.reference.norm import (
     instance_norm,
     layer_norm,
 )
+from cnnjax.reference.pad import pad2d
 from cnnjax.reference.pool import avg_pool2d, global_avg_pool2d, max_pool2d
 from cnnjax.reference.pool_adaptive import (
     adaptive_avg_pool2d,
@@ -23,6 +25,7 @@ from cnnjax.reference.pool_adaptive import (
     global_max_pool2d,
 )
 from cnnjax.reference.shape import flatten
+from cnnjax.reference.upsample import upsample2d
 
 __all__ = [
     "adaptive_avg_pool2d",
@@ -31,6 +34,7 @@ __all__ = [
     "batch_norm",
     "batch_norm_inference",
     "conv2d",
+    "conv_transpose2d",
     "dense",
     "dropout",
     "elu",
@@ -44,9 +48,11 @@ __all__ = [
     "leaky_relu",
     "log_softmax",
     "max_pool2d",
+    "pad2d",
     "relu",
     "sigmoid",
     "softmax_cross_entropy",
     "softplus",
     "tanh",
+    "upsample2d",
 ]

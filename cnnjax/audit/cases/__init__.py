@@ -9,19 +9,35 @@ from __future__ import annotations
 from cnnjax.audit.cases import (
     activation,
     conv,
+    conv_transpose,
     dropout,
     linear,
     loss,
     norm,
+    pad,
     pool,
     pool_adaptive,
     shape,
+    upsample,
 )
 from cnnjax.audit.cases._case import Case
 
 ALL_CASES: tuple[Case, ...] = tuple(
     c
-    for family in (conv, linear, pool, pool_adaptive, activation, loss, norm, dropout, shape)
+    for family in (
+        conv,
+        conv_transpose,
+        linear,
+        pool,
+        pool_adaptive,
+        pad,
+        upsample,
+        activation,
+        loss,
+        norm,
+        dropout,
+        shape,
+    )
     for c in family.CASES
 )
 QUICK_CASES: tuple[Case, ...] = tuple(c for c in ALL_CASES if c.quick)
