@@ -4,7 +4,8 @@ Layout is NHWC for activations and HWIO for conv kernels. No JAX autodiff is use
 this package: every backward pass is derived in its docstring and transcribed by hand.
 """
 
-from cnnjax.ops.activation import elu, leaky_relu, relu
+from cnnjax.ops.activation import elu, leaky_relu, prelu, relu, relu6
+from cnnjax.ops.activation_gated import hardswish, silu
 from cnnjax.ops.activation_smooth import gelu, sigmoid, softplus, tanh
 from cnnjax.ops.conv import conv2d, conv2d_grad_input, conv2d_grad_weight
 from cnnjax.ops.dropout import dropout
@@ -27,6 +28,10 @@ OPS = (
     "tanh",
     "gelu",
     "softplus",
+    "relu6",
+    "prelu",
+    "silu",
+    "hardswish",
     "log_softmax",
     "softmax_cross_entropy",
     "batch_norm",
@@ -48,12 +53,16 @@ __all__ = [
     "flatten",
     "gelu",
     "global_avg_pool2d",
+    "hardswish",
     "layer_norm",
     "leaky_relu",
     "log_softmax",
     "max_pool2d",
+    "prelu",
     "relu",
+    "relu6",
     "sigmoid",
+    "silu",
     "softmax_cross_entropy",
     "softplus",
     "tanh",
