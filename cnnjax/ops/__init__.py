@@ -4,7 +4,8 @@ Layout is NHWC for activations and HWIO for conv kernels. No JAX autodiff is use
 this package: every backward pass is derived in its docstring and transcribed by hand.
 """
 
-from cnnjax.ops.activation import elu, leaky_relu, relu
+from cnnjax.ops.activation import elu, leaky_relu, prelu, relu, relu6
+from cnnjax.ops.activation_gated import hardswish, silu
 from cnnjax.ops.activation_smooth import gelu, sigmoid, softplus, tanh
 from cnnjax.ops.conv import conv2d, conv2d_grad_input, conv2d_grad_weight
 from cnnjax.ops.conv_transpose import conv_transpose2d
@@ -35,6 +36,10 @@ OPS = (
     "tanh",
     "gelu",
     "softplus",
+    "relu6",
+    "prelu",
+    "silu",
+    "hardswish",
     "log_softmax",
     "softmax_cross_entropy",
     "batch_norm",
@@ -69,13 +74,17 @@ __all__ = [
     "global_max_pool2d",
     "group_norm",
     "instance_norm",
+    "hardswish",
     "layer_norm",
     "leaky_relu",
     "log_softmax",
     "max_pool2d",
     "pad2d",
+    "prelu",
     "relu",
+    "relu6",
     "sigmoid",
+    "silu",
     "softmax_cross_entropy",
     "softplus",
     "tanh",

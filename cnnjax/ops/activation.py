@@ -1,8 +1,9 @@
-"""Piecewise activations (relu, leaky_relu, elu), each a ``jax.custom_vjp`` with a hand VJP.
+"""Piecewise activations (relu, leaky_relu, elu, relu6, prelu), each a ``custom_vjp``.
 
 All activations map an array of any shape to one of the same shape and dtype; their VJPs
 are elementwise products ``ct_x = ct_y * f'(x)``. What differs is the residual: piecewise
-linear ops keep a boolean mask (1 byte/element) rather than ``x``; elu keeps ``x`` (its
+linear ops keep a boolean mask (1 byte/element) rather than ``x`` (prelu keeps ``x``: its
+slope's gradient needs it); elu keeps ``x`` (its
 output loses the gradient's digits for very negative ``x``, see ``elu``). The smooth activations
 (sigmoid, tanh, gelu, softplus) are in :mod:`cnnjax.ops.activation_smooth`.
 """
@@ -19,8 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnnjax.ops._arraylike import as_float_array
+from cnnjax.ops._util import acc_dtype, check_same_dtype
 
-__all__ = ["elu", "leaky_relu", "relu"]
+__all__ = ["elu", "leaky_relu", "prelu", "relu", "relu6"]
 
 
 # --------------------------------------------------------------------------------------- relu
@@ -218,3 +220,150 @@ def _elu_bwd(alpha, res: _EluRes, ct_y):
 
 
 _elu.defvjp(_elu_fwd, _elu_bwd)
+
+
+# -------------------------------------------------------------------------------------- relu6
+
+
+def relu6(x: jax.typing.ArrayLike) -> jax.Array:
+    """ReLU capped at 6, ``min(max(x, 0), 6)``, as ``F.relu6``; a NaN propagates.
+
+    Args:
+      x: floating array (or array-like), any shape.
+
+    Returns:
+      Array of ``x``'s shape and dtype, values in [0, 6].
+
+    Residuals: a boolean mask ``0 < x < 6`` (1 byte per element).
+
+    >>> import jax.numpy as jnp
+    >>> relu6(jnp.array([-1.0, 3.0, 7.0])).tolist()
+    [0.0, 3.0, 6.0]
+    """
+    return _relu6(as_float_array("relu6", "x", x))
+
+
+@jax.custom_vjp
+def _relu6(x):
+    return _relu6_fwd(x)[0]
+
+
+class _Relu6Res(NamedTuple):
+    inside: jax.Array  # bool, x.shape: where neither x <= 0 nor x >= 6 (0 < x < 6 or NaN)
+
+
+def _relu6_fwd(x):
+    low, high = x <= 0, x >= 6
+    y = jnp.where(low, jnp.zeros((), x.dtype), jnp.where(high, jnp.full((), 6, x.dtype), x))
+    return y, _Relu6Res(~(low | high))
+
+
+# _relu6_bwd :: (residuals, ct_y) -> (ct_x,)
+def _relu6_bwd(res: _Relu6Res, ct_y):
+    r"""VJP of relu6.
+
+    .. math::
+        y_i = \min(\max(x_i, 0), 6), \qquad
+        \frac{\partial L}{\partial x_i} = \bar y_i \, [0 < x_i < 6]
+
+    with :math:`\bar y` bound to ``ct_y`` and :math:`[0 < x_i < 6]` to ``res.inside``.
+    Kinks: relu6'(0) = relu6'(6) = 0, as PyTorch's ``hardtanh_backward`` (strict
+    inequalities); a test pins both. A NaN takes the identity branch and its cotangent. The
+    code is the masked select of ``ct_y``.
+    """
+    return (jnp.where(res.inside, ct_y, jnp.zeros((), ct_y.dtype)),)
+
+
+_relu6.defvjp(_relu6_fwd, _relu6_bwd)
+
+
+# -------------------------------------------------------------------------------------- prelu
+
+
+def prelu(x: jax.typing.ArrayLike, alpha: jax.typing.ArrayLike) -> jax.Array:
+    """Parametric ReLU, ``x`` for ``x > 0`` and ``alpha * x`` otherwise, learnable ``alpha``.
+
+    As ``F.prelu``, but the channel axis is the last (NHWC): ``alpha[c]`` scales channel
+    ``c``; a one-element ``alpha`` is shared by every channel.
+
+    Args:
+      x: floating array ``(..., C)``, rank >= 1.
+      alpha: floating array ``(C,)`` or ``(1,)``, same dtype as ``x``; differentiable.
+
+    Returns:
+      Array of ``x``'s shape and dtype.
+
+    Residuals: ``x`` (``dL/dalpha`` needs it) and ``alpha`` (C numbers); the mask ``x > 0``
+    is recomputed from ``x`` rather than kept.
+
+    Raises:
+      ValueError: ``x`` of rank 0, ``alpha`` not ``(C,)`` or ``(1,)``.
+      TypeError: non-floating arrays or mixed dtypes.
+
+    >>> import jax.numpy as jnp
+    >>> prelu(jnp.array([[-2.0, -2.0], [1.0, 1.0]]), jnp.array([0.5, 0.25])).tolist()
+    [[-1.0, -0.5], [1.0, 1.0]]
+    """
+    x = as_float_array("prelu", "x", x)
+    alpha = as_float_array("prelu", "alpha", alpha)
+    if x.ndim < 1:
+        raise ValueError(f"prelu: `x` must have rank >= 1 (..., C), got shape {x.shape}")
+    if alpha.shape not in ((x.shape[-1],), (1,)):
+        raise ValueError(
+            f"prelu: `alpha` must have shape (C,)=({x.shape[-1]},) or (1,), got {alpha.shape}"
+        )
+    check_same_dtype("prelu", ("x", "alpha"), x, alpha)
+    return _prelu(x, alpha)
+
+
+def _channel_slope(alpha, ndim):
+    """``alpha`` reshaped to broadcast over the last axis of a rank-``ndim`` array."""
+    return alpha.reshape((1,) * (ndim - 1) + alpha.shape)
+
+
+@jax.custom_vjp
+def _prelu(x, alpha):
+    return _prelu_fwd(x, alpha)[0]
+
+
+class _PreluRes(NamedTuple):
+    x: jax.Array  # (..., C): the input
+    alpha: jax.Array  # (C,) or (1,): the slopes
+
+
+def _prelu_fwd(x, alpha):
+    y = jnp.where(x > 0, x, _channel_slope(alpha, x.ndim) * x)
+    return y, _PreluRes(x, alpha)
+
+
+# _prelu_bwd :: (residuals, ct_y) -> (ct_x, ct_alpha)
+def _prelu_bwd(res: _PreluRes, ct_y):
+    r"""VJP of prelu.
+
+    .. math::
+        y_{\cdot c} = \begin{cases} x_{\cdot c} & x_{\cdot c} > 0 \\
+        a_c\, x_{\cdot c} & x_{\cdot c} \le 0 \end{cases}, \qquad
+        \frac{\partial L}{\partial x_{\cdot c}} = \bar y_{\cdot c}
+        \begin{cases} 1 & x_{\cdot c} > 0 \\ a_c & x_{\cdot c} \le 0 \end{cases}, \qquad
+        \frac{\partial L}{\partial a_c} = \sum_{\cdot} \bar y_{\cdot c}\, x_{\cdot c}\,
+        [x_{\cdot c} \le 0]
+
+    with :math:`x` bound to ``res.x``, :math:`a` to ``res.alpha`` and :math:`\bar y` to
+    ``ct_y``; :math:`\sum_\cdot` runs over every axis but the channel's, and over the channel
+    too when ``alpha`` has one element. Kink: the ``x``-derivative at 0 is :math:`a_c` (as
+    PyTorch); ``x = 0`` adds nothing to :math:`\partial L/\partial a`. The code selects
+    ``ct_y`` or ``alpha * ct_y`` by ``x > 0``, and sums ``ct_y * x`` over the non-positive
+    entries (in float32 for low precision).
+    """
+    x, alpha = res.x, res.alpha
+    positive = x > 0
+    ct_x = jnp.where(positive, ct_y, _channel_slope(alpha, x.ndim) * ct_y)
+    acc = acc_dtype(x.dtype)
+    masked = jnp.where(positive, jnp.zeros((), acc), ct_y.astype(acc) * x.astype(acc))
+    # One shared slope sums over everything, the channel included (also when C == 1).
+    axes = None if alpha.shape[0] == 1 else tuple(range(x.ndim - 1))
+    ct_alpha = jnp.sum(masked, axis=axes).reshape(alpha.shape)
+    return ct_x, ct_alpha.astype(alpha.dtype)
+
+
+_prelu.defvjp(_prelu_fwd, _prelu_bwd)

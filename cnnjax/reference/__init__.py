@@ -4,7 +4,19 @@ Same names and signatures as ``cnnjax.ops``, no ``custom_vjp`` anywhere: gradien
 from JAX's autodiff, and every hand VJP is audited against them.
 """
 
-from cnnjax.reference.activation import elu, gelu, leaky_relu, relu, sigmoid, softplus, tanh
+from cnnjax.reference.activation import (
+    elu,
+    gelu,
+    hardswish,
+    leaky_relu,
+    prelu,
+    relu,
+    relu6,
+    sigmoid,
+    silu,
+    softplus,
+    tanh,
+)
 from cnnjax.reference.conv import conv2d
 from cnnjax.reference.conv_transpose import conv_transpose2d
 from cnnjax.reference.dropout import dropout
@@ -44,13 +56,17 @@ __all__ = [
     "global_max_pool2d",
     "group_norm",
     "instance_norm",
+    "hardswish",
     "layer_norm",
     "leaky_relu",
     "log_softmax",
     "max_pool2d",
     "pad2d",
+    "prelu",
     "relu",
+    "relu6",
     "sigmoid",
+    "silu",
     "softmax_cross_entropy",
     "softplus",
     "tanh",

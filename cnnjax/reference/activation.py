@@ -48,3 +48,36 @@ def gelu(x: jax.Array, approximate: bool = True) -> jax.Array:
 def softplus(x: jax.Array) -> jax.Array:
     """``log(1 + exp(x))`` as ``logaddexp(x, 0)``."""
     return jnp.logaddexp(x, 0)
+
+
+def relu6(x: jax.Array) -> jax.Array:
+    """``min(max(x, 0), 6)`` as two selects on ``x <= 0`` and ``x >= 6``.
+
+    Autodiff then gives 0 at both kinks (PyTorch's convention), and a NaN takes the ``x``
+    branch and its cotangent.
+    """
+    x = jnp.asarray(x)
+    return jnp.where(x <= 0, jnp.zeros((), x.dtype), jnp.where(x >= 6, jnp.full((), 6, x.dtype), x))
+
+
+def prelu(x: jax.Array, alpha: jax.Array) -> jax.Array:
+    """``x`` if ``x > 0`` else ``alpha * x``, ``alpha`` (C,) or (1,) over the last axis."""
+    x, alpha = jnp.asarray(x), jnp.asarray(alpha)
+    a = jnp.broadcast_to(alpha, (x.shape[-1],)).reshape((1,) * (x.ndim - 1) + (-1,))
+    return jnp.where(x > 0, x, a * x)
+
+
+def silu(x: jax.Array) -> jax.Array:
+    """``x * sigmoid(x)`` via ``jax.nn.sigmoid``."""
+    return x * jax.nn.sigmoid(x)
+
+
+def hardswish(x: jax.Array) -> jax.Array:
+    """``x * relu6(x + 3) / 6`` with the gate as selects on ``x <= -3`` and ``x >= 3``.
+
+    So autodiff gives PyTorch's kinks: the outer branches own ``x = -3`` (derivative 0) and
+    ``x = 3`` (derivative 1).
+    """
+    x = jnp.asarray(x)
+    zero = jnp.zeros((), x.dtype)
+    return jnp.where(x <= -3, zero, jnp.where(x >= 3, x, x * (x + 3) / 6))

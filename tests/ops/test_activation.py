@@ -13,9 +13,21 @@ import pytest
 
 from cnnjax import ops, reference
 from cnnjax.ops import activation as act
+from cnnjax.ops import activation_gated as gated
 from cnnjax.ops import activation_smooth as smooth
 
-ACTIVATIONS = ["relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "softplus"]
+ACTIVATIONS = [
+    "relu",
+    "leaky_relu",
+    "elu",
+    "sigmoid",
+    "tanh",
+    "gelu",
+    "softplus",
+    "relu6",
+    "silu",
+    "hardswish",
+]
 DTYPES = ["float64", "float32", "bfloat16"]
 
 
@@ -45,6 +57,51 @@ def test_elu_derivative_at_zero_is_alpha():
     assert _grad(lambda v: ops.elu(v, 2.0))(x).tolist() == [2.0]
 
 
+# The kink values below were read off torch 2.13 autograd (F.relu6, F.hardswish, F.relu with
+# a NaN): benchmarks/torch_parity/ re-checks them.
+def test_relu6_derivative_is_zero_at_both_kinks_and_passes_nan():
+    x = jnp.array([-1.0, 0.0, 3.0, 6.0, 7.0, jnp.nan])
+    for f in (ops.relu6, reference.relu6):
+        np.testing.assert_array_equal(_grad(f)(x), [0.0, 0.0, 1.0, 0.0, 0.0, 1.0])
+        np.testing.assert_array_equal(f(x), [0.0, 0.0, 3.0, 6.0, 6.0, np.nan])
+
+
+def test_hardswish_kinks_follow_pytorch():
+    x = jnp.array([-4.0, -3.0, 0.0, 3.0, 4.0])
+    for f in (ops.hardswish, reference.hardswish):
+        np.testing.assert_array_equal(_grad(f)(x), [0.0, 0.0, 0.5, 1.0, 1.0])
+
+
+def test_prelu_kink_and_slope_gradient():
+    x = jnp.array([[-2.0, 0.0, 3.0], [-1.0, -4.0, 0.0]])
+    alpha = jnp.array([0.1, 0.2, 0.3])
+    y, vjp = jax.vjp(ops.prelu, x, alpha)
+    ct_x, ct_alpha = vjp(jnp.ones_like(y))
+    np.testing.assert_allclose(ct_x, [[0.1, 0.2, 1.0], [0.1, 0.2, 0.3]], rtol=1e-15)
+    np.testing.assert_allclose(ct_alpha, [-3.0, -4.0, 0.0], rtol=1e-15)
+    _, vjp1 = jax.vjp(ops.prelu, x, jnp.array([0.5]))
+    np.testing.assert_allclose(vjp1(jnp.ones_like(y))[1], [-7.0], rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("alpha", "message"),
+    [
+        (jnp.ones(2), r"prelu: `alpha` must have shape \(C,\)=\(3,\) or \(1,\), got \(2,\)"),
+        (jnp.ones((1, 3)), r"prelu: `alpha` must have shape"),
+    ],
+)
+def test_prelu_bad_alpha_shape(alpha, message):
+    with pytest.raises(ValueError, match=message):
+        ops.prelu(jnp.ones((2, 3)), alpha)
+
+
+def test_prelu_mixed_dtypes_and_scalar_x_are_rejected():
+    with pytest.raises(TypeError, match="prelu: arrays must share one dtype"):
+        ops.prelu(jnp.ones((2, 3)), jnp.ones(3, jnp.float32))
+    with pytest.raises(ValueError, match="prelu: `x` must have rank >= 1"):
+        ops.prelu(jnp.float64(1.0), jnp.ones(1))
+
+
 # -------------------------------------------------------------------------------- residuals
 
 
@@ -64,8 +121,10 @@ def test_relu_and_leaky_relu_residuals_are_boolean_masks():
         (smooth._tanh_fwd, "y", lambda x: ops.tanh(x)),
         (lambda x: smooth._gelu_fwd(x, True), "x", lambda x: x),
         (smooth._softplus_fwd, "s", lambda x: ops.sigmoid(x)),
+        (gated._silu_fwd, "x", lambda x: x),
+        (gated._hardswish_fwd, "x", lambda x: x),
     ],
-    ids=["elu", "sigmoid", "tanh", "gelu", "softplus"],
+    ids=["elu", "sigmoid", "tanh", "gelu", "softplus", "silu", "hardswish"],
 )
 def test_single_array_residual(fwd, field, expected):
     x = jnp.linspace(-3.0, 3.0, 7)

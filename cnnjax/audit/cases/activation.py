@@ -14,6 +14,23 @@ def _with_extremes(rng: np.random.Generator, n: int) -> tuple[np.ndarray]:
     return (rng.permutation(np.concatenate([normal(rng, n), extremes])),)
 
 
+def _off_kinks(rng: np.random.Generator, *shape: int, kinks=(0.0,), scale=4.0, margin=0.05):
+    """Normals times ``scale``, each moved at least ``margin`` away from every kink."""
+    x = scale * rng.standard_normal(shape)
+    for k in kinks:
+        near = np.abs(x - k) < margin
+        x = np.where(near, k + np.where(x >= k, margin, -margin) * 2, x)
+    return x
+
+
+def _prelu_args(*shape: int, shared: bool = False):
+    def make(rng: np.random.Generator):
+        alpha = rng.uniform(0.05, 0.5, size=(1,) if shared else (shape[-1],))
+        return off_kink(rng, *shape), alpha
+
+    return make
+
+
 CASES = [
     Case("relu-nhwc-2x5x3x4", "relu", lambda r: (off_kink(r, 2, 5, 3, 4),), fd=True),
     Case("relu-vector-7", "relu", lambda r: (off_kink(r, 7),)),
@@ -68,4 +85,43 @@ CASES = [
         "softplus-nhwc-2x3x4x2", "softplus", lambda r: (normal(r, 2, 3, 4, 2, scale=3.0),), fd=True
     ),
     Case("softplus-vector-large", "softplus", lambda r: _with_extremes(r, 6)),
+    Case("relu6-nhwc-2x4x3x5", "relu6", lambda r: (_off_kinks(r, 2, 4, 3, 5, kinks=(0, 6)),)),
+    Case(
+        "relu6-vector-9-scale8",
+        "relu6",
+        lambda r: (_off_kinks(r, 9, kinks=(0, 6), scale=8.0),),
+        fd=True,
+        quick=False,
+    ),
+    Case(
+        "prelu-nhwc-2x3x4x5-alpha-c",
+        "prelu",
+        _prelu_args(2, 3, 4, 5),
+        argnums=(0, 1),
+        fd=True,
+    ),
+    Case(
+        "prelu-nhwc-2x3x2x4-alpha-1",
+        "prelu",
+        _prelu_args(2, 3, 2, 4, shared=True),
+        argnums=(0, 1),
+    ),
+    Case("prelu-c1-5x1-alpha-c", "prelu", _prelu_args(5, 1), argnums=(0, 1), quick=False),
+    Case(
+        "prelu-vector-7-alpha-1", "prelu", _prelu_args(7, shared=True), argnums=(0, 1), quick=False
+    ),
+    Case("silu-nhwc-2x3x4x2", "silu", lambda r: (normal(r, 2, 3, 4, 2, scale=3.0),), fd=True),
+    Case("silu-vector-large", "silu", lambda r: _with_extremes(r, 6)),
+    Case(
+        "hardswish-nhwc-2x4x3x5",
+        "hardswish",
+        lambda r: (_off_kinks(r, 2, 4, 3, 5, kinks=(-3, 3)),),
+        fd=True,
+    ),
+    Case(
+        "hardswish-vector-9-scale8",
+        "hardswish",
+        lambda r: (_off_kinks(r, 9, kinks=(-3, 3), scale=8.0),),
+        quick=False,
+    ),
 ]
