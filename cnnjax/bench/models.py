@@ -24,7 +24,7 @@ from cnnjax.steps import make_train_step
 
 __all__ = ["MODEL_NAMES", "forward_flops", "run_model"]
 
-MODEL_NAMES = ("digits_cnn", "lenet5", "vgg_small", "resnet20")
+MODEL_NAMES = ("digits_cnn", "lenet5", "vgg_small", "resnet20", "digits_mobilenet")
 GRADS = {"hand": hand_ops, "autodiff": ref_ops}
 
 

@@ -79,6 +79,7 @@ def op_cases(batch: int = 128, *, quick: bool = False) -> list[OpCase]:
         OpCase("elu-32x32x64", ((n, 32, 32, 64),), lambda ops, x: ops.elu(x)),
         OpCase("sigmoid-32x32x64", ((n, 32, 32, 64),), lambda ops, x: ops.sigmoid(x)),
         OpCase("tanh-32x32x64", ((n, 32, 32, 64),), lambda ops, x: ops.tanh(x)),
+        *_round2_cases(n),
     ]
     if quick:
         keep = (
@@ -95,6 +96,82 @@ def op_cases(batch: int = 128, *, quick: bool = False) -> list[OpCase]:
         )
         cases = [c for c in cases if c.name.startswith(keep)]
     return cases
+
+
+def _round2_cases(n: int) -> list[OpCase]:
+    """The round-2 ops at the shapes of the U-Net / MobileNet-style blocks they serve."""
+    act = (n, 32, 32, 64)
+
+    def elementwise(name):
+        return OpCase(f"{name}-32x32x64", (act,), lambda ops, x: getattr(ops, name)(x))
+
+    return [
+        OpCase(
+            "conv_transpose2d-2x2s2-16x16-64to32",
+            ((n, 16, 16, 64), (2, 2, 32, 64), (32,)),
+            lambda ops, x, w, b: ops.conv_transpose2d(x, w, b, stride=2),
+        ),
+        OpCase(
+            "conv_transpose2d-3x3s2-16x16-64to32-op1",
+            ((n, 16, 16, 64), (3, 3, 32, 64)),
+            lambda ops, x, w: ops.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1),
+        ),
+        OpCase("pad2d-reflect1-32x32x64", (act,), lambda ops, x: ops.pad2d(x, 1, mode="reflect")),
+        OpCase("pad2d-circular2-32x32x64", (act,), lambda ops, x: ops.pad2d(x, 2, mode="circular")),
+        OpCase(
+            "upsample2d-nearest2-16x16x64",
+            ((n, 16, 16, 64),),
+            lambda ops, x: ops.upsample2d(x, scale_factor=2),
+        ),
+        OpCase(
+            "upsample2d-bilinear2-16x16x64",
+            ((n, 16, 16, 64),),
+            lambda ops, x: ops.upsample2d(x, scale_factor=2, mode="bilinear"),
+        ),
+        OpCase(
+            "adaptive_avg_pool2d-32x32to7-64",
+            (act,),
+            lambda ops, x: ops.adaptive_avg_pool2d(x, 7),
+        ),
+        OpCase(
+            "adaptive_max_pool2d-32x32to7-64",
+            (act,),
+            lambda ops, x: ops.adaptive_max_pool2d(x, 7),
+        ),
+        OpCase(
+            "global_max_pool2d-8x8x64", ((n, 8, 8, 64),), lambda ops, x: ops.global_max_pool2d(x)
+        ),
+        OpCase(
+            "group_norm-g8-32x32x64",
+            (act, (64,), (64,)),
+            lambda ops, x, s, b: ops.group_norm(x, s, b, num_groups=8),
+        ),
+        OpCase(
+            "instance_norm-32x32x64",
+            (act, (64,), (64,)),
+            lambda ops, x, s, b: ops.instance_norm(x, s, b),
+        ),
+        OpCase(
+            "layer_norm-hwc-16x16x64",
+            ((n, 16, 16, 64), (16, 16, 64), (16, 16, 64)),
+            lambda ops, x, s, b: ops.layer_norm(x, s, b, axis=(-3, -2, -1)),
+        ),
+        OpCase(
+            "batch_norm_inference-32x32x64",
+            (act, (64,), (64,), (64,), (64,)),
+            lambda ops, x, m, v, s, b: ops.batch_norm_inference(x, m, 1.0 + v * v, s, b),
+        ),
+        OpCase("softmax-1000", ((n, 1000),), lambda ops, x: ops.softmax(x)),
+        elementwise("silu"),
+        elementwise("relu6"),
+        elementwise("hardswish"),
+        OpCase("prelu-32x32x64", (act, (64,)), lambda ops, x, a: ops.prelu(x, a)),
+        OpCase(
+            "mse_loss-32x32x3",
+            ((n, 32, 32, 3), (n, 32, 32, 3)),
+            lambda ops, p, t: ops.mse_loss(p, t),
+        ),
+    ]
 
 
 def _inputs(case: OpCase, key: jax.Array) -> tuple[list[jax.Array], jax.Array | None, Any]:

@@ -52,6 +52,31 @@ def _resnet20(torch, nn) -> Any:
     return nn.Sequential(*layers)
 
 
+def _digits_mobilenet(nn) -> Any:
+    def separable(c_in, c_out, stride, act):
+        return [
+            nn.Conv2d(c_in, c_in, 3, stride=stride, padding=1, groups=c_in, bias=False),
+            nn.BatchNorm2d(c_in),
+            act(),
+            nn.Conv2d(c_in, c_out, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+            act(),
+        ]
+
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1, bias=False),
+        nn.BatchNorm2d(16),
+        nn.Hardswish(),
+        *separable(16, 32, 1, nn.ReLU6),
+        *separable(32, 64, 2, nn.ReLU6),
+        *separable(64, 64, 1, nn.Hardswish),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(0.2),
+        nn.Linear(64, 10),
+    )
+
+
 def build_model(name: str) -> Any:
     """The PyTorch twin of ``cnnjax.nn.zoo.get_model(name)`` (10 classes)."""
     import torch
@@ -98,6 +123,8 @@ def build_model(name: str) -> Any:
         return nn.Sequential(*layers)
     if name == "resnet20":
         return _resnet20(torch, nn)
+    if name == "digits_mobilenet":
+        return _digits_mobilenet(nn)
     raise ValueError(f"build_model: no PyTorch twin for {name!r}")
 
 

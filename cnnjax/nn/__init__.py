@@ -11,8 +11,21 @@
 """
 
 from cnnjax.nn import zoo
-from cnnjax.nn.activations import Elu, Gelu, LeakyRelu, Relu, Sigmoid, Softplus, Tanh
-from cnnjax.nn.combinators import Residual, Sequential
+from cnnjax.nn.activations import (
+    Elu,
+    Gelu,
+    Hardswish,
+    LeakyRelu,
+    PRelu,
+    Relu,
+    Relu6,
+    Sigmoid,
+    Silu,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from cnnjax.nn.combinators import Residual, Sequential, Skip
 from cnnjax.nn.core import Layer, he_normal, he_uniform, layer_name, lecun_normal, zeros
 from cnnjax.nn.layers import (
     AvgPool2d,
@@ -25,27 +38,50 @@ from cnnjax.nn.layers import (
     LayerNorm,
     MaxPool2d,
 )
+from cnnjax.nn.norms import GroupNorm, InstanceNorm
+from cnnjax.nn.resample import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    ConvTranspose2d,
+    GlobalMaxPool2d,
+    Pad2d,
+    Upsample,
+)
 
 __all__ = [
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
     "AvgPool2d",
     "BatchNorm",
     "Conv2d",
+    "ConvTranspose2d",
     "Dense",
     "Dropout",
     "Elu",
     "Flatten",
     "Gelu",
     "GlobalAvgPool2d",
+    "GlobalMaxPool2d",
+    "GroupNorm",
+    "Hardswish",
+    "InstanceNorm",
     "Layer",
     "LayerNorm",
     "LeakyRelu",
     "MaxPool2d",
+    "PRelu",
+    "Pad2d",
     "Relu",
+    "Relu6",
     "Residual",
     "Sequential",
     "Sigmoid",
+    "Silu",
+    "Skip",
+    "Softmax",
     "Softplus",
     "Tanh",
+    "Upsample",
     "he_normal",
     "he_uniform",
     "layer_name",

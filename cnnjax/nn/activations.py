@@ -8,10 +8,25 @@
 
 from __future__ import annotations
 
-from cnnjax import ops as default_ops
-from cnnjax.nn.core import Layer, check_in_shape, check_input
+import jax.numpy as jnp
 
-__all__ = ["Elu", "Gelu", "LeakyRelu", "Relu", "Sigmoid", "Softplus", "Tanh"]
+from cnnjax import ops as default_ops
+from cnnjax.nn.core import Layer, check_channels, check_in_shape, check_input, default_dtype
+
+__all__ = [
+    "Elu",
+    "Gelu",
+    "Hardswish",
+    "LeakyRelu",
+    "PRelu",
+    "Relu",
+    "Relu6",
+    "Sigmoid",
+    "Silu",
+    "Softmax",
+    "Softplus",
+    "Tanh",
+]
 
 
 def _elementwise(kind: str, op_name: str, **op_kwargs) -> Layer:
@@ -62,3 +77,59 @@ def Gelu(approximate: bool = True) -> Layer:
 def Softplus() -> Layer:
     """``ops.softplus``: ``log(1 + exp(x))``."""
     return _elementwise("Softplus", "softplus")
+
+
+def Silu() -> Layer:
+    """``ops.silu``: ``x * sigmoid(x)``."""
+    return _elementwise("Silu", "silu")
+
+
+def Relu6() -> Layer:
+    """``ops.relu6``: ``min(max(x, 0), 6)``."""
+    return _elementwise("Relu6", "relu6")
+
+
+def Hardswish() -> Layer:
+    """``ops.hardswish``: ``x * relu6(x + 3) / 6``."""
+    return _elementwise("Hardswish", "hardswish")
+
+
+def Softmax(axis: int = -1) -> Layer:
+    """``ops.softmax`` over ``axis`` (of the batched input)."""
+    return _elementwise("Softmax", "softmax", axis=axis)
+
+
+def PRelu(num_parameters: int = 1, *, init: float = 0.25) -> Layer:
+    """``ops.prelu`` with a learnable slope, PyTorch's ``nn.PReLU``.
+
+    Params ``{"alpha": (1,)}`` shared by every channel, or ``(C,)`` one per channel of the
+    last axis when ``num_parameters`` is ``C``; initialised to ``init``. Shape-preserving.
+
+    >>> import jax
+    >>> params, _, out_shape = PRelu(3).init(jax.random.key(0), (4, 4, 3))
+    >>> params["alpha"].tolist(), out_shape
+    ([0.25, 0.25, 0.25], (4, 4, 3))
+    """
+    if not isinstance(num_parameters, int) or isinstance(num_parameters, bool):
+        raise TypeError(f"PRelu: `num_parameters` must be an int, got {num_parameters!r}")
+    if num_parameters < 1:
+        raise ValueError(f"PRelu: `num_parameters` must be >= 1, got {num_parameters}")
+    slope = init
+
+    def init_fn(key, in_shape, *, dtype=None):
+        shape = check_in_shape("PRelu", in_shape, None, "(..., C)")
+        if num_parameters not in (1, shape[-1]):
+            raise ValueError(
+                f"PRelu: `num_parameters`={num_parameters} must be 1 or the channel count "
+                f"C={shape[-1]}"
+            )
+        return {"alpha": jnp.full((num_parameters,), slope, default_dtype(dtype))}, {}, shape
+
+    def apply(params, state, x, *, train=False, key=None, ops=default_ops):
+        check_input("PRelu", x, None, "(N, ..., C)")
+        if params["alpha"].shape[0] != 1:
+            check_channels("PRelu", x, params["alpha"].shape[0], "C")
+        return ops.prelu(x, params["alpha"]), state
+
+    init_fn.__qualname__ = "PRelu.<locals>.init"
+    return Layer(init_fn, apply)

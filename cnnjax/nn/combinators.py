@@ -10,12 +10,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 from cnnjax import ops as default_ops
 from cnnjax.nn.activations import Relu
 from cnnjax.nn.core import Layer, check_ops, check_tree, layer_name
 
-__all__ = ["Residual", "Sequential"]
+__all__ = ["Residual", "Sequential", "Skip"]
 
 
 def _named_layers(layers: Any) -> list[tuple[str, Layer]]:
@@ -181,5 +182,47 @@ def Residual(main: Layer, shortcut: Layer | None = None, *, activation: Layer | 
             )
         y, _ = activation.apply({}, {}, y + s, train=train, ops=ops)
         return y, new_state
+
+    return Layer(init, apply)
+
+
+def Skip(inner: Layer) -> Layer:
+    """A U-Net skip connection: ``y = concat([x, inner(x)], axis=-1)``.
+
+    ``inner`` (typically down-sampling, a deeper block and up-sampling back) must keep H and
+    W; the output has ``C + C_inner`` channels. Nested ``Skip`` s make a U-Net, level by level.
+    The concatenation is plain ``jnp.concatenate`` (its VJP is a split), which no op covers,
+    as :func:`Residual`'s sum.
+
+    >>> import jax
+    >>> from cnnjax import nn
+    >>> block = nn.Skip(nn.Sequential([nn.MaxPool2d(2), nn.Conv2d(4, 3),
+    ...                                nn.ConvTranspose2d(4, 2, stride=2)]))
+    >>> params, state, out_shape = block.init(jax.random.key(0), (4, 4, 2))
+    >>> list(params), out_shape
+    (['inner'], (4, 4, 6))
+    """
+    if not isinstance(inner, Layer):
+        raise TypeError(f"Skip: `inner` must be a Layer, got {inner!r}")
+
+    def init(key, in_shape, *, dtype=None):
+        in_shape = tuple(in_shape)
+        kwargs = {} if dtype is None else {"dtype": dtype}
+        params, state, inner_shape = inner.init(key, in_shape, **kwargs)
+        if tuple(inner_shape[:-1]) != in_shape[:-1]:
+            raise ValueError(
+                f"Skip: `inner` maps {in_shape} to {tuple(inner_shape)}; it must keep every "
+                "axis but the channels"
+            )
+        return {"inner": params}, {"inner": state}, (*in_shape[:-1], in_shape[-1] + inner_shape[-1])
+
+    def apply(params, state, x, *, train=False, key=None, ops=default_ops):
+        check_ops("Skip", ops)
+        check_tree("Skip", "params", params, ["inner"])
+        check_tree("Skip", "state", state, ["inner"])
+        y, inner_state = inner.apply(
+            params["inner"], state["inner"], x, train=train, key=key, ops=ops
+        )
+        return jnp.concatenate([x, y.astype(x.dtype)], axis=-1), {"inner": inner_state}
 
     return Layer(init, apply)

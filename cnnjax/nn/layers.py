@@ -51,6 +51,14 @@ def _window_out_hw(kind, in_hw, window, stride, padding, what):
     return tuple(out_size(n, p, k, s) for n, p, k, s in dims)
 
 
+_PADDING_MODES = {
+    "zeros": "constant",
+    "reflect": "reflect",
+    "replicate": "replicate",
+    "circular": "circular",
+}
+
+
 def Conv2d(
     features: int,
     kernel_size: Any,
@@ -60,6 +68,7 @@ def Conv2d(
     dilation: Any = 1,
     groups: int = 1,
     use_bias: bool = True,
+    padding_mode: str = "zeros",
     kernel_init: Initializer | None = None,
     bias_init: Initializer | None = None,
 ) -> Layer:
@@ -70,6 +79,9 @@ def Conv2d(
       kernel_size: int or ``(KH, KW)``.
       stride, padding, dilation, groups: as ``cnnjax.ops.conv2d`` (padding defaults to SAME).
       use_bias: add a ``(C_out,)`` bias ``b``.
+      padding_mode: ``"zeros"`` (the convolution's own padding), or ``"reflect"``,
+        ``"replicate"``, ``"circular"`` (PyTorch's ``padding_mode``): the padding is then
+        applied by ``ops.pad2d`` in that mode and the convolution runs unpadded.
       kernel_init: defaults to :func:`~cnnjax.nn.core.he_normal` (fan_in = KH*KW*C_in/groups).
       bias_init: defaults to zeros.
 
@@ -92,6 +104,11 @@ def Conv2d(
     kernel_init = kernel_init or he_normal()
     bias_init = bias_init or zeros()
     effective = tuple(d * (k - 1) + 1 for d, k in zip(dilation, kernel, strict=True))
+    if padding_mode not in _PADDING_MODES:
+        raise ValueError(
+            f"Conv2d: unknown `padding_mode` {padding_mode!r}; expected one of "
+            f"{sorted(_PADDING_MODES)}"
+        )
 
     def init(key, in_shape, *, dtype=None):
         h, w, c = check_in_shape("Conv2d", in_shape, 3, "(H, W, C)")
@@ -108,12 +125,18 @@ def Conv2d(
     def apply(params, state, x, *, train=False, key=None, ops=default_ops):
         check_input("Conv2d", x, 4, "(N, H, W, C)")
         check_channels("Conv2d", x, params["w"].shape[2] * groups, "C")
+        conv_padding = padding
+        if padding_mode != "zeros":
+            in_hw = (x.shape[1], x.shape[2])
+            pads = padding_2d(padding, "Conv2d", in_hw=in_hw, window_hw=effective, stride=stride)
+            x = ops.pad2d(x, pads, mode=_PADDING_MODES[padding_mode])
+            conv_padding = "VALID"
         y = ops.conv2d(
             x,
             params["w"],
             params.get("b"),
             stride=stride,
-            padding=padding,
+            padding=conv_padding,
             dilation=dilation,
             groups=groups,
         )

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cnnjax.nn.activations import Relu
-from cnnjax.nn.combinators import Residual, Sequential
+from cnnjax.nn.activations import Hardswish, Relu, Relu6
+from cnnjax.nn.combinators import Residual, Sequential, Skip
 from cnnjax.nn.core import Layer, positive_int
 from cnnjax.nn.layers import (
     BatchNorm,
@@ -25,8 +25,21 @@ from cnnjax.nn.layers import (
     GlobalAvgPool2d,
     MaxPool2d,
 )
+from cnnjax.nn.norms import GroupNorm
+from cnnjax.nn.resample import AdaptiveAvgPool2d, ConvTranspose2d
 
-__all__ = ["INPUT_SHAPES", "MODELS", "digits_cnn", "get_model", "lenet5", "resnet20", "vgg_small"]
+__all__ = [
+    "AUTOENCODERS",
+    "INPUT_SHAPES",
+    "MODELS",
+    "digits_autoencoder",
+    "digits_cnn",
+    "digits_mobilenet",
+    "get_model",
+    "lenet5",
+    "resnet20",
+    "vgg_small",
+]
 
 
 def _conv_bn_relu(features: int, kernel_size: int = 3, stride: int = 1) -> list[Layer]:
@@ -132,8 +145,79 @@ def resnet20(num_classes: int = 10) -> Layer:
     return Sequential(layers)
 
 
+def _separable(c_in: int, c_out: int, stride: int, act: Callable[[], Layer]) -> list[Layer]:
+    """MobileNet's depthwise-separable conv: a 3x3 depthwise conv (one group per channel) +
+    BN + act, then a 1x1 pointwise conv + BN + act (Howard et al. 2017)."""
+    return [
+        Conv2d(c_in, 3, stride=stride, groups=c_in, use_bias=False),
+        BatchNorm(),
+        act(),
+        Conv2d(c_out, 1, use_bias=False),
+        BatchNorm(),
+        act(),
+    ]
+
+
+def digits_mobilenet(num_classes: int = 10) -> Layer:
+    """A MobileNet-style classifier for the 8x8x1 digits (about 9k parameters).
+
+    conv 16 3x3 + BN + hardswish, depthwise-separable blocks 16 -> 32 (relu6), 32 -> 64
+    stride 2 (relu6, -> 4x4), 64 -> 64 (hardswish), adaptive average pool to 1x1, flatten,
+    dropout 0.2, dense ``num_classes``.
+    """
+    return Sequential(
+        [
+            Conv2d(16, 3, use_bias=False),
+            BatchNorm(),
+            Hardswish(),
+            *_separable(16, 32, 1, Relu6),
+            *_separable(32, 64, 2, Relu6),
+            *_separable(64, 64, 1, Hardswish),
+            AdaptiveAvgPool2d(1),
+            Flatten(),
+            Dropout(0.2),
+            Dense(num_classes),
+        ]
+    )
+
+
+def _conv_gn_relu(features: int, groups: int = 4) -> list[Layer]:
+    return [Conv2d(features, 3, use_bias=False), GroupNorm(groups), Relu()]
+
+
+def digits_autoencoder() -> Layer:
+    """A small U-Net for 8x8x1 images, image in, image out (a denoiser; about 30k parameters).
+
+    conv 16 + GN + relu (8x8), then a skip connection around [max pool 2 (4x4), 2x (conv 32 +
+    GN + relu), transposed conv 16 2x2 stride 2 (back to 8x8)], concatenated with its input
+    (32 channels), conv 16 + GN + relu, and a 1x1 conv to one channel.
+    """
+    return Sequential(
+        [
+            *_conv_gn_relu(16),
+            Skip(
+                Sequential(
+                    [
+                        MaxPool2d(2),
+                        *_conv_gn_relu(32),
+                        *_conv_gn_relu(32),
+                        ConvTranspose2d(16, 2, stride=2),
+                    ]
+                )
+            ),
+            *_conv_gn_relu(16),
+            Conv2d(1, 1),
+        ]
+    )
+
+
+# Image-to-image models (output shaped like the input); trained by their own experiment
+# scripts, not by `cnnjax train`, which trains classifiers.
+AUTOENCODERS: dict[str, Callable[[], Layer]] = {"digits_autoencoder": digits_autoencoder}
+
 MODELS: dict[str, Callable[..., Layer]] = {
     "digits_cnn": digits_cnn,
+    "digits_mobilenet": digits_mobilenet,
     "lenet5": lenet5,
     "vgg_small": vgg_small,
     "resnet20": resnet20,
@@ -141,6 +225,7 @@ MODELS: dict[str, Callable[..., Layer]] = {
 
 INPUT_SHAPES: dict[str, tuple[int, int, int]] = {
     "digits_cnn": (8, 8, 1),
+    "digits_mobilenet": (8, 8, 1),
     "lenet5": (28, 28, 1),
     "vgg_small": (32, 32, 3),
     "resnet20": (32, 32, 3),
