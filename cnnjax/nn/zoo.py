@@ -159,7 +159,7 @@ def _separable(c_in: int, c_out: int, stride: int, act: Callable[[], Layer]) -> 
 
 
 def digits_mobilenet(num_classes: int = 10) -> Layer:
-    """A MobileNet-style classifier for the 8x8x1 digits (about 9k parameters).
+    """A MobileNet-style classifier for the 8x8x1 digits (9,034 parameters).
 
     conv 16 3x3 + BN + hardswish, depthwise-separable blocks 16 -> 32 (relu6), 32 -> 64
     stride 2 (relu6, -> 4x4), 64 -> 64 (hardswish), adaptive average pool to 1x1, flatten,
@@ -186,7 +186,7 @@ def _conv_gn_relu(features: int, groups: int = 4) -> list[Layer]:
 
 
 def digits_autoencoder() -> Layer:
-    """A small U-Net for 8x8x1 images, image in, image out (a denoiser; about 30k parameters).
+    """A small U-Net for 8x8x1 images, image in, image out (a denoiser; 20,849 parameters).
 
     conv 16 + GN + relu (8x8), then a skip connection around [max pool 2 (4x4), 2x (conv 32 +
     GN + relu), transposed conv 16 2x2 stride 2 (back to 8x8)], concatenated with its input
