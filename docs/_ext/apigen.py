@@ -18,6 +18,7 @@ import dataclasses
 import importlib
 import inspect
 import pathlib
+import re
 import typing
 
 from sphinx.application import Sphinx
@@ -87,6 +88,15 @@ def _fwd_bwd(module, op: str):
     return getattr(module, f"_{op}_fwd", None), getattr(module, f"_{op}_bwd", None)
 
 
+def composed_of(module, op: str) -> list[str]:
+    """The other ops that ``op``'s docstring names with ``:func:`` (what it is built on)."""
+    import cnnjax.ops
+
+    doc = inspect.getdoc(getattr(module, op)) or ""
+    named = [ref.rsplit(".", 1)[-1] for ref in re.findall(r":func:`~?([\w.]+)`", doc)]
+    return [n for n in dict.fromkeys(named) if n in cnnjax.ops.OPS and n != op]
+
+
 def _op_rst(module, op: str) -> list[str]:
     path = module.__name__
     fwd, bwd = _fwd_bwd(module, op)
@@ -95,6 +105,10 @@ def _op_rst(module, op: str) -> list[str]:
     for title, fn in (("Forward pass", fwd), ("Backward pass (the derivation)", bwd)):
         if fn is not None:
             lines += [_rst_title(title, "~"), f".. autofunction:: {path}.{fn.__name__}", ""]
+    if bwd is None:
+        via = ", ".join(f"``{name}``" for name in composed_of(module, op)) or "other ops"
+        lines += [_rst_title("Backward pass", "~"), f"No ``custom_vjp`` of its own: {op} is"]
+        lines += [f"built on {via}, whose backward pass gives its gradient.", ""]
     return lines + [_rst_title("Audit cases", "~"), *_cases_rst(op)]
 
 
