@@ -1,8 +1,9 @@
 """The ``cnnjax`` command line: parses, then calls one library function per command.
 
 Each subcommand lives in ``cnnjax/commands/<name>.py`` with ``add_arguments(parser)`` and
-``run(args) -> int`` (the exit status); the modules are imported lazily so ``cnnjax --help``
-does not pay for JAX's start-up.
+``run(args) -> int`` (the exit status). The modules import their work inside ``run`` and
+``cnnjax/__init__.py`` loads the ops on first use, so ``cnnjax --help`` and ``cnnjax train
+--help`` import no JAX (``tests/test_runtime.py`` checks it).
 """
 
 from __future__ import annotations

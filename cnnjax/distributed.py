@@ -30,6 +30,8 @@ import dataclasses
 import json
 import os
 import re
+import socket
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -103,6 +105,8 @@ def initialize(settings, *, timeout_s: int | None = None) -> bool:
             "in a fresh process"
         )
     timeout = int(timeout_s or os.environ.get(ENV_TIMEOUT) or DEFAULT_TIMEOUT_S)
+    if counts["process_id"] != 0:  # process 0 serves the coordinator; the others dial it
+        _wait_for_coordinator(address, timeout)
     try:
         jax.distributed.initialize(
             address, counts["num_processes"], counts["process_id"], initialization_timeout=timeout
@@ -114,6 +118,28 @@ def initialize(settings, *, timeout_s: int | None = None) -> bool:
             f"(set ${ENV_TIMEOUT} to wait longer): {first}"
         ) from None
     return jax.process_count() > 1
+
+
+def _wait_for_coordinator(address: str, timeout: int) -> None:
+    """Return once ``address`` (``host:port``) accepts a TCP connection; ``ValueError`` after
+    ``timeout`` seconds. Checked here because XLA's client aborts the whole process (no
+    Python exception) when its own registration deadline passes."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"coordinator address must be host:port, got {address!r}")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=1).close()
+            return
+        except OSError as e:
+            if time.monotonic() >= deadline:
+                raise ValueError(
+                    f"could not join the run at coordinator {address} within {timeout} s "
+                    f"({e.strerror or e}); is process 0 running? (set ${ENV_TIMEOUT} to "
+                    "wait longer)"
+                ) from None
+            time.sleep(0.25)
 
 
 @dataclasses.dataclass(frozen=True)

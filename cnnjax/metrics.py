@@ -78,12 +78,16 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
 
 
 def plot_curves(path: Path, history: Sequence[Mapping[str, Any]], title: str) -> None:
-    """``curves.png``: loss (train, test) and accuracy (train, test) per epoch.
+    """``curves.png``: loss (train, test; log scale) and accuracy (train, test) per epoch.
 
-    Uses matplotlib's Agg canvas directly, so the caller's pyplot backend is left alone.
+    The accuracy axis spans the test curve and the train curve's second half (padded by a
+    tenth), so a high test accuracy is not flattened against an early train accuracy near
+    chance; epoch ticks are integers. Uses matplotlib's Agg canvas directly, so the caller's
+    pyplot backend is left alone.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [r["epoch"] for r in history]
     fig = Figure(figsize=(9, 3.5), layout="constrained")
@@ -94,9 +98,22 @@ def plot_curves(path: Path, history: Sequence[Mapping[str, Any]], title: str) ->
             ax.plot(epochs, [r[f"{split}_{metric}"] for r in history], marker="o", label=split)
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
+    if all(r[f"{s}_loss"] > 0 for r in history for s in ("train", "test")):
+        ax_loss.set_yscale("log")
+        ax_loss.set_ylabel("loss (log scale)")
+    ax_acc.set_ylim(*_accuracy_range(history))
     fig.suptitle(title)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
     fig.savefig(tmp, dpi=100)
     os.replace(tmp, path)
+
+
+def _accuracy_range(history: Sequence[Mapping[str, Any]]) -> tuple[float, float]:
+    values = [r["test_accuracy"] for r in history]
+    values += [r["train_accuracy"] for r in history[len(history) // 2 :]]
+    lo, hi = min(values), max(values)
+    pad = max(0.1 * (hi - lo), 0.005)
+    return max(lo - pad, 0.0), min(hi + pad, 1.0)

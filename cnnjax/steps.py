@@ -88,7 +88,7 @@ def compiled_steps(
     config: ExperimentConfig, exp: Any, placement: Placement | None = None
 ) -> tuple[Callable, Callable]:
     """``(train_step, eval_step)`` for ``config`` and its built experiment ``exp`` (a
-    ``cnnjax.train.Experiment``), reused across runs in one process.
+    ``cnnjax.experiment.Experiment``), reused across runs in one process.
 
     The cache key is the whole config but ``name``, ``seed`` and ``output`` (none of which
     reaches the step: keys are arguments), so it holds everything the model, op set,

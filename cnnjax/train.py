@@ -12,7 +12,6 @@ checkpoint ends exactly where the uninterrupted run does.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import shutil
 import sys
@@ -24,21 +23,32 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from cnnjax import config as cfgmod
-from cnnjax import distributed, nn, ops, reference
+from cnnjax import distributed
 from cnnjax.checkpoint import CheckpointError, load_checkpoint, require_meta, save_checkpoint
 from cnnjax.config import ConfigError, ExperimentConfig
-from cnnjax.data import AUGMENTATIONS, load_dataset, num_batches
 from cnnjax.distributed import Placement, host_batches
+from cnnjax.evaluation import evaluate_checkpoint
+from cnnjax.experiment import Experiment, build_experiment, flatten, make_optimizer, probe_optimizer
 from cnnjax.metrics import ProgressBar, format_epoch, plot_curves, write_metrics, write_text_atomic
 from cnnjax.rundir import RunLock, check_writable, commit_staging, staging_dir
-from cnnjax.steps import compiled_steps, evaluate, make_eval_step, step_key
+from cnnjax.steps import compiled_steps, evaluate, step_key
 
 CHECKPOINT = "checkpoint.npz"
 OUTPUTS = ("metrics.jsonl", "summary.json", "config.toml", "curves.png", CHECKPOINT)
 # Keys that may change between a run and its ``--resume`` (everything else must match).
+# Re-exported: the experiment and the evaluation live in their own modules.
+__all__ = [
+    "Experiment",
+    "NonFiniteLossError",
+    "build_experiment",
+    "evaluate_checkpoint",
+    "make_optimizer",
+    "probe_optimizer",
+    "train_and_evaluate",
+    "train_epoch",
+]
 RESUMABLE_CHANGES = (
     "train.epochs",
     "train.eval_batch_size",
@@ -50,98 +60,6 @@ RESUMABLE_CHANGES = (
 
 class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or Inf; the message names the step."""
-
-
-class Experiment(NamedTuple):
-    """Everything built from a config before the first step."""
-
-    data: Any  # cnnjax.data.Dataset
-    model: Any  # cnnjax.nn.Layer
-    ops: Any  # cnnjax.ops or cnnjax.reference
-    optimizer: optax.GradientTransformation
-    params: Any
-    state: Any
-    opt_state: Any
-    num_classes: int
-    steps_per_epoch: int
-
-
-def build_experiment(config: ExperimentConfig) -> Experiment:
-    """Load the data, build and initialise the model and the optimizer for ``config``."""
-    src = config.source
-    augment = config.data.augment
-    if augment is not None and augment not in AUGMENTATIONS:
-        raise ConfigError(src, "data.augment", f"must be one of {AUGMENTATIONS}, got {augment!r}")
-    try:
-        data = load_dataset(config.data.name, **config.data.options)
-    except (ValueError, TypeError) as e:
-        raise ConfigError(src, "data", str(e)) from None
-    except FileNotFoundError as e:
-        key = _data_file_key(config.data.options, str(e))
-        raise ConfigError(src, key, f"{e} (relative paths start at {Path.cwd()})") from None
-    name = config.model.name
-    if name not in nn.zoo.MODELS:
-        raise ConfigError(
-            src, "model.name", f"unknown model {name!r}, have {sorted(nn.zoo.MODELS)}"
-        )
-    image_shape = tuple(data.train_images.shape[1:])
-    want = tuple(nn.zoo.INPUT_SHAPES[name])
-    if image_shape != want:
-        raise ConfigError(
-            src,
-            "model.name",
-            f"model {name!r} expects images of shape {want} but data "
-            f"{config.data.name!r} has {image_shape}; pick a matching model or data set",
-        )
-    num_classes = config.model.num_classes or int(data.num_classes)
-    if num_classes < data.num_classes:
-        raise ConfigError(
-            src, "model.num_classes", f"is {num_classes} but the data has {data.num_classes}"
-        )
-    n_train, batch = data.train_images.shape[0], config.train.batch_size
-    if batch > n_train:
-        raise ConfigError(
-            src, "train.batch_size", f"is {batch} but the data has only {n_train} training images"
-        )
-    steps_per_epoch = num_batches(n_train, batch, drop_last=True)
-    model = nn.zoo.get_model(name, num_classes=num_classes)
-    init_key = jax.random.fold_in(jax.random.key(config.seed), 0)
-    params, state, _ = model.init(init_key, image_shape, dtype=data.train_images.dtype)
-    try:
-        optimizer = make_optimizer(config, steps_per_epoch)
-    except (ValueError, TypeError) as e:  # e.g. a schedule's decay_steps resolved to 0
-        raise ConfigError(src, "optimizer", f"optax refused the arguments: {e}") from None
-    return Experiment(
-        data,
-        model,
-        ops if config.train.grad == "hand" else reference,
-        optimizer,
-        params,
-        state,
-        optimizer.init(params),
-        num_classes,
-        steps_per_epoch,
-    )
-
-
-def _data_file_key(options: Mapping[str, Any], message: str) -> str:
-    """The ``data.options`` key whose file or folder a ``FileNotFoundError`` names."""
-    given = [k for k in ("path", "images", "labels") if k in options]
-    for k in given:
-        if str(Path(options[k])) in message:
-            return f"data.options.{k}"
-    return f"data.options.{given[0]}" if given else "data.options.path"
-
-
-def make_optimizer(config: ExperimentConfig, steps_per_epoch: int) -> optax.GradientTransformation:
-    """The optax optimizer of ``[optimizer]``; schedule step counts are resolved here."""
-    opt = config.optimizer
-    lr: Any = opt.learning_rate
-    if opt.schedule is not None:
-        total = steps_per_epoch * config.train.epochs
-        args = cfgmod.resolve_step_args(opt.schedule.args, total, steps_per_epoch)
-        lr = getattr(optax, opt.schedule.name)(**args)
-    return getattr(optax, opt.name)(learning_rate=lr, **opt.args)
 
 
 def _check_finite(losses: list, checked: int, epoch: int, steps_per_epoch: int, bar) -> int:
@@ -308,20 +226,6 @@ def _placement(config: ExperimentConfig) -> Placement:
     return placement
 
 
-def probe_optimizer(exp: Experiment, config: ExperimentConfig) -> None:
-    """One eager optimizer update on the real parameter tree (zero gradients), so a bad
-    optimizer argument fails here, naming ``optimizer``, and not inside the compiled step."""
-    zeros = jax.tree.map(jnp.zeros_like, exp.params)
-    try:
-        with jax.numpy_dtype_promotion("standard"):
-            updates, _ = exp.optimizer.update(zeros, exp.opt_state, exp.params)
-        jax.block_until_ready(updates)
-    except Exception as e:  # optax's own errors are of many types
-        raise ConfigError(
-            config.source, "optimizer", f"one optimizer update failed: {type(e).__name__}: {e}"
-        ) from None
-
-
 class _Plan(NamedTuple):
     """Where a run starts: its carry and history, the staging folder of a new run (None when
     resuming into ``out``), and the summary of a run that has nothing left to do."""
@@ -461,7 +365,7 @@ def check_resumable(
     """Raise a ``CheckpointError`` unless the run of ``meta`` may continue under ``config``:
     the same settings but the resumable ones, and no fewer epochs than it has done."""
     require_meta(ckpt, meta, ("epoch", "history", "config"))
-    was, now = _flatten(meta["config"]), _flatten(cfgmod.to_dict(config))
+    was, now = flatten(meta["config"]), flatten(cfgmod.to_dict(config))
     changed = [
         f"`{k}` was {was.get(k)!r} and is now {now.get(k)!r}"
         for k in sorted(set(was) | set(now))
@@ -492,16 +396,6 @@ def check_resumable(
         )
 
 
-def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, Mapping):
-            flat.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            flat[f"{prefix}{k}"] = v
-    return flat
-
-
 def _finish(out: Path, config, exp, history: list, wall: float, *, write: bool) -> dict[str, Any]:
     last = history[-1]
     train_seconds = sum(r["train_seconds"] for r in history)
@@ -529,71 +423,3 @@ def _finish(out: Path, config, exp, history: list, wall: float, *, write: bool) 
     if config.output.plot:
         plot_curves(out / "curves.png", history, _title(config))
     return summary
-
-
-def evaluate_checkpoint(
-    config: ExperimentConfig, path: str | Path, *, other_data: bool = False
-) -> dict[str, Any]:
-    """Evaluate a saved checkpoint on the test split it was trained with.
-
-    The checkpoint's metadata holds the run's config: its ``[data]`` settings (data set,
-    split seed, test fraction, ...) must equal ``config``'s, else a ``ConfigError`` names the
-    keys that differ, unless ``other_data`` (then a warning says so and ``config``'s data is
-    used). The data is normalised with the statistics stored in the checkpoint
-    (``normalize="fixed"``). Non-finite parameters give a warning on stderr.
-
-    Returns:
-        ``test_loss``, ``test_accuracy``, ``epoch``, ``num_test`` and ``non_finite`` (the
-        number of NaN/Inf parameter values).
-    """
-    _, meta = load_checkpoint(path, {})
-    require_meta(path, meta, ("epoch", "config", "normalization"))
-    _check_eval_data(config, meta["config"], path, other_data)
-    options = {**config.data.options, "normalize": "fixed", **meta["normalization"]}
-    config = dataclasses.replace(config, data=dataclasses.replace(config.data, options=options))
-    exp = build_experiment(config)
-    templates = {"params": exp.params, "state": exp.state}
-    trees, meta = load_checkpoint(path, templates)
-    params, state = (jax.tree.map(jnp.asarray, trees[k]) for k in templates)
-    bad = sum(int(np.size(x) - np.isfinite(x).sum()) for x in jax.tree.leaves(trees["params"]))
-    if bad:
-        print(
-            f"cnnjax eval: warning: {path} holds {bad} NaN/Inf parameter values; "
-            "the scores below are not meaningful",
-            file=sys.stderr,
-        )
-    d = exp.data
-    loss, acc = evaluate(
-        make_eval_step(exp.model, exp.ops),
-        params,
-        state,
-        d.test_images,
-        d.test_labels,
-        config.train.eval_batch_size,
-    )
-    return {
-        "test_loss": loss,
-        "test_accuracy": acc,
-        "epoch": meta.get("epoch"),
-        "num_test": int(d.test_images.shape[0]),
-        "non_finite": bad,
-    }
-
-
-def _check_eval_data(config: ExperimentConfig, trained: Mapping, path, other_data: bool) -> None:
-    was = _flatten(trained.get("data", {}), "data.")
-    now = _flatten(cfgmod.to_dict(config.data), "data.")
-    changed = [
-        f"`{k}` was {was.get(k)!r}, is {now.get(k)!r}"
-        for k in sorted(set(was) | set(now))
-        if was.get(k) != now.get(k)
-    ]
-    if not changed:
-        return
-    message = (
-        f"differs from the data {path} was trained with ({'; '.join(changed)}), so the test "
-        "split may hold training images"
-    )
-    if not other_data:
-        raise ConfigError(config.source, "data", f"{message}; pass --other-data to score anyway")
-    print(f"cnnjax eval: warning: `data` {message}", file=sys.stderr)

@@ -212,3 +212,26 @@ def test_devices_config_key_and_flags():
     assert flags == "--xla_cpu_foo=1 --xla_force_host_platform_device_count=4"
     p = make_placement("all")
     assert p.num_devices >= 1 and p.local_rows(8) == slice(0, 8)
+
+
+def test_unreachable_coordinator_times_out_naming_the_address(tmp_path):
+    """A coordinator address nothing listens on: one clear error naming it, after the
+    configured timeout, not a silent hang."""
+    with socket.socket() as s:  # a free port, closed again: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"127.0.0.1:{port}"
+    env = {
+        **force_host_device_env(1),
+        "JAX_COORDINATOR_ADDRESS": address,
+        "JAX_NUM_PROCESSES": "2",
+        "JAX_PROCESS_ID": "1",
+        "CNNJAX_COORDINATOR_TIMEOUT_S": "3",
+        "CNNJAX_HUGE_PAGES": "0",
+    }
+    argv = [sys.executable, "-m", "cnnjax", "train", str(DIGITS), "--out", str(tmp_path / "r")]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert f"coordinator {address} within 3 s" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "r").exists()

@@ -87,3 +87,22 @@ def test_kill_9_at_three_points_then_resume_equals_an_uninterrupted_run(tmp_path
     assert timeless(read_metrics(out / "metrics.jsonl")) == expected
     assert stdout.splitlines()[-1] == stdout_ref.splitlines()[-1]  # test_accuracy=...
     assert not any(p.name.startswith(".") for p in out.iterdir())  # no lock, no staging left
+
+
+def test_curves_accuracy_axis_spans_the_test_curve_not_the_early_train_one(tmp_path):
+    from cnnjax.metrics import _accuracy_range, plot_curves
+
+    history = [
+        {
+            "epoch": e,
+            "train_loss": 2.0 / e,
+            "test_loss": 1.5 / e,
+            "train_accuracy": a,
+            "test_accuracy": t,
+        }
+        for e, a, t in [(1, 0.1, 0.96), (2, 0.9, 0.97), (3, 0.99, 0.985), (4, 0.995, 0.99)]
+    ]
+    lo, hi = _accuracy_range(history)
+    assert lo <= 0.96 and hi >= 0.995 and lo > 0.5  # the chance-level 0.1 is off the axis
+    plot_curves(tmp_path / "c.png", history, "t")
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"

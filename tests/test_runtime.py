@@ -104,3 +104,21 @@ def test_relaunch_never_discards_a_started_jax():
     out = _child(code).splitlines()
     assert out[:2] == ["2.0", "start"] and len(out) == 3
     assert HUGE_PAGES_TUNABLE not in out[2].split("|")[0]
+
+
+def test_help_starts_no_jax():
+    """``cnnjax --help`` and ``cnnjax train --help`` import no JAX (cnnjax/__init__.py loads
+    the ops on first use; the commands import their work inside ``run``)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, contextlib, io\n"
+        "from cnnjax import cli\n"
+        "for argv in (['--help'], ['train', '--help'], ['eval', '--help']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "        cli.main(argv)\n"
+        "print(sorted(m for m in sys.modules if m == 'jax' or m.startswith('jax.'))[:3])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

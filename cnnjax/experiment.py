@@ -1,0 +1,138 @@
+"""An experiment built from its config: data, model, op set, optimizer and initial state.
+
+``build_experiment`` checks everything that can be checked before a step runs (the data
+loads, the model fits its images, the batch fits the data, optax accepts the optimizer) and
+``probe_optimizer`` runs one eager update; both raise ``ConfigError`` naming the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from cnnjax import config as cfgmod
+from cnnjax import nn, ops, reference
+from cnnjax.config import ConfigError, ExperimentConfig
+from cnnjax.data import AUGMENTATIONS, load_dataset, num_batches
+
+
+class Experiment(NamedTuple):
+    """Everything built from a config before the first step."""
+
+    data: Any  # cnnjax.data.Dataset
+    model: Any  # cnnjax.nn.Layer
+    ops: Any  # cnnjax.ops or cnnjax.reference
+    optimizer: optax.GradientTransformation
+    params: Any
+    state: Any
+    opt_state: Any
+    num_classes: int
+    steps_per_epoch: int
+
+
+def build_experiment(config: ExperimentConfig) -> Experiment:
+    """Load the data, build and initialise the model and the optimizer for ``config``."""
+    src = config.source
+    augment = config.data.augment
+    if augment is not None and augment not in AUGMENTATIONS:
+        raise ConfigError(src, "data.augment", f"must be one of {AUGMENTATIONS}, got {augment!r}")
+    try:
+        data = load_dataset(config.data.name, **config.data.options)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(src, "data", str(e)) from None
+    except FileNotFoundError as e:
+        key = _data_file_key(config.data.options, str(e))
+        raise ConfigError(src, key, f"{e} (relative paths start at {Path.cwd()})") from None
+    name = config.model.name
+    if name not in nn.zoo.MODELS:
+        raise ConfigError(
+            src, "model.name", f"unknown model {name!r}, have {sorted(nn.zoo.MODELS)}"
+        )
+    image_shape = tuple(data.train_images.shape[1:])
+    want = tuple(nn.zoo.INPUT_SHAPES[name])
+    if image_shape != want:
+        raise ConfigError(
+            src,
+            "model.name",
+            f"model {name!r} expects images of shape {want} but data "
+            f"{config.data.name!r} has {image_shape}; pick a matching model or data set",
+        )
+    num_classes = config.model.num_classes or int(data.num_classes)
+    if num_classes < data.num_classes:
+        raise ConfigError(
+            src, "model.num_classes", f"is {num_classes} but the data has {data.num_classes}"
+        )
+    n_train, batch = data.train_images.shape[0], config.train.batch_size
+    if batch > n_train:
+        raise ConfigError(
+            src, "train.batch_size", f"is {batch} but the data has only {n_train} training images"
+        )
+    steps_per_epoch = num_batches(n_train, batch, drop_last=True)
+    model = nn.zoo.get_model(name, num_classes=num_classes)
+    init_key = jax.random.fold_in(jax.random.key(config.seed), 0)
+    params, state, _ = model.init(init_key, image_shape, dtype=data.train_images.dtype)
+    try:
+        optimizer = make_optimizer(config, steps_per_epoch)
+    except (ValueError, TypeError) as e:  # e.g. a schedule's decay_steps resolved to 0
+        raise ConfigError(src, "optimizer", f"optax refused the arguments: {e}") from None
+    return Experiment(
+        data,
+        model,
+        ops if config.train.grad == "hand" else reference,
+        optimizer,
+        params,
+        state,
+        optimizer.init(params),
+        num_classes,
+        steps_per_epoch,
+    )
+
+
+def _data_file_key(options: Mapping[str, Any], message: str) -> str:
+    """The ``data.options`` key whose file or folder a ``FileNotFoundError`` names."""
+    given = [k for k in ("path", "images", "labels") if k in options]
+    for k in given:
+        if str(Path(options[k])) in message:
+            return f"data.options.{k}"
+    return f"data.options.{given[0]}" if given else "data.options.path"
+
+
+def make_optimizer(config: ExperimentConfig, steps_per_epoch: int) -> optax.GradientTransformation:
+    """The optax optimizer of ``[optimizer]``; schedule step counts are resolved here."""
+    opt = config.optimizer
+    lr: Any = opt.learning_rate
+    if opt.schedule is not None:
+        total = steps_per_epoch * config.train.epochs
+        args = cfgmod.resolve_step_args(opt.schedule.args, total, steps_per_epoch)
+        lr = getattr(optax, opt.schedule.name)(**args)
+    return getattr(optax, opt.name)(learning_rate=lr, **opt.args)
+
+
+def probe_optimizer(exp: Experiment, config: ExperimentConfig) -> None:
+    """One eager optimizer update on the real parameter tree (zero gradients), so a bad
+    optimizer argument fails here, naming ``optimizer``, and not inside the compiled step."""
+    zeros = jax.tree.map(jnp.zeros_like, exp.params)
+    try:
+        with jax.numpy_dtype_promotion("standard"):
+            updates, _ = exp.optimizer.update(zeros, exp.opt_state, exp.params)
+        jax.block_until_ready(updates)
+    except Exception as e:  # optax's own errors are of many types
+        raise ConfigError(
+            config.source, "optimizer", f"one optimizer update failed: {type(e).__name__}: {e}"
+        ) from None
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` as ``{"a.b": 1}`` (dotted config keys)."""
+    flat: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            flat.update(flatten(v, f"{prefix}{k}."))
+        else:
+            flat[f"{prefix}{k}"] = v
+    return flat
