@@ -15,9 +15,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from cnnjax import config as cfgmod
 from cnnjax import nn, ops, reference
-from cnnjax.config import ConfigError, ExperimentConfig
+from cnnjax.config import ConfigError, ExperimentConfig, make_optimizer
 from cnnjax.data import AUGMENTATIONS, load_dataset, num_batches
 
 
@@ -76,10 +75,7 @@ def build_experiment(config: ExperimentConfig) -> Experiment:
     model = nn.zoo.get_model(name, num_classes=num_classes)
     init_key = jax.random.fold_in(jax.random.key(config.seed), 0)
     params, state, _ = model.init(init_key, image_shape, dtype=data.train_images.dtype)
-    try:
-        optimizer = make_optimizer(config, steps_per_epoch)
-    except (ValueError, TypeError) as e:  # e.g. a schedule's decay_steps resolved to 0
-        raise ConfigError(src, "optimizer", f"optax refused the arguments: {e}") from None
+    optimizer = make_optimizer(config, steps_per_epoch)  # ConfigError naming the key
     return Experiment(
         data,
         model,
@@ -100,17 +96,6 @@ def _data_file_key(options: Mapping[str, Any], message: str) -> str:
         if str(Path(options[k])) in message:
             return f"data.options.{k}"
     return f"data.options.{given[0]}" if given else "data.options.path"
-
-
-def make_optimizer(config: ExperimentConfig, steps_per_epoch: int) -> optax.GradientTransformation:
-    """The optax optimizer of ``[optimizer]``; schedule step counts are resolved here."""
-    opt = config.optimizer
-    lr: Any = opt.learning_rate
-    if opt.schedule is not None:
-        total = steps_per_epoch * config.train.epochs
-        args = cfgmod.resolve_step_args(opt.schedule.args, total, steps_per_epoch)
-        lr = getattr(optax, opt.schedule.name)(**args)
-    return getattr(optax, opt.name)(learning_rate=lr, **opt.args)
 
 
 def probe_optimizer(exp: Experiment, config: ExperimentConfig) -> None:
