@@ -8,9 +8,10 @@ from cnnjax.ops.activation import elu, leaky_relu, prelu, relu, relu6
 from cnnjax.ops.activation_gated import hardswish, silu
 from cnnjax.ops.activation_smooth import gelu, sigmoid, softplus, tanh
 from cnnjax.ops.conv import conv2d, conv2d_grad_input, conv2d_grad_weight
+from cnnjax.ops.cross_entropy import softmax_cross_entropy
 from cnnjax.ops.dropout import dropout
 from cnnjax.ops.linear import dense
-from cnnjax.ops.loss import log_softmax, softmax_cross_entropy
+from cnnjax.ops.loss import log_softmax, mse_loss, softmax
 from cnnjax.ops.norm import batch_norm, layer_norm
 from cnnjax.ops.pool import avg_pool2d, global_avg_pool2d, max_pool2d
 from cnnjax.ops.shape import flatten
@@ -32,8 +33,10 @@ OPS = (
     "prelu",
     "silu",
     "hardswish",
+    "softmax",
     "log_softmax",
     "softmax_cross_entropy",
+    "mse_loss",
     "batch_norm",
     "layer_norm",
     "dropout",
@@ -58,11 +61,13 @@ __all__ = [
     "leaky_relu",
     "log_softmax",
     "max_pool2d",
+    "mse_loss",
     "prelu",
     "relu",
     "relu6",
     "sigmoid",
     "silu",
+    "softmax",
     "softmax_cross_entropy",
     "softplus",
     "tanh",

@@ -20,7 +20,7 @@ from cnnjax.reference.activation import (
 from cnnjax.reference.conv import conv2d
 from cnnjax.reference.dropout import dropout
 from cnnjax.reference.linear import dense
-from cnnjax.reference.loss import log_softmax, softmax_cross_entropy
+from cnnjax.reference.loss import log_softmax, mse_loss, softmax, softmax_cross_entropy
 from cnnjax.reference.norm import batch_norm, layer_norm
 from cnnjax.reference.pool import avg_pool2d, global_avg_pool2d, max_pool2d
 from cnnjax.reference.shape import flatten
@@ -40,11 +40,13 @@ __all__ = [
     "leaky_relu",
     "log_softmax",
     "max_pool2d",
+    "mse_loss",
     "prelu",
     "relu",
     "relu6",
     "sigmoid",
     "silu",
+    "softmax",
     "softmax_cross_entropy",
     "softplus",
     "tanh",
