@@ -9,9 +9,10 @@ from cnnjax.ops.activation_gated import hardswish, silu
 from cnnjax.ops.activation_smooth import gelu, sigmoid, softplus, tanh
 from cnnjax.ops.conv import conv2d, conv2d_grad_input, conv2d_grad_weight
 from cnnjax.ops.conv_transpose import conv_transpose2d
+from cnnjax.ops.cross_entropy import softmax_cross_entropy
 from cnnjax.ops.dropout import dropout
 from cnnjax.ops.linear import dense
-from cnnjax.ops.loss import log_softmax, softmax_cross_entropy
+from cnnjax.ops.loss import log_softmax, mse_loss, softmax
 from cnnjax.ops.norm import batch_norm, batch_norm_inference, layer_norm
 from cnnjax.ops.norm_group import group_norm, instance_norm
 from cnnjax.ops.pad import pad2d
@@ -40,8 +41,10 @@ OPS = (
     "prelu",
     "silu",
     "hardswish",
+    "softmax",
     "log_softmax",
     "softmax_cross_entropy",
+    "mse_loss",
     "batch_norm",
     "batch_norm_inference",
     "group_norm",
@@ -73,18 +76,20 @@ __all__ = [
     "global_avg_pool2d",
     "global_max_pool2d",
     "group_norm",
-    "instance_norm",
     "hardswish",
+    "instance_norm",
     "layer_norm",
     "leaky_relu",
     "log_softmax",
     "max_pool2d",
+    "mse_loss",
     "pad2d",
     "prelu",
     "relu",
     "relu6",
     "sigmoid",
     "silu",
+    "softmax",
     "softmax_cross_entropy",
     "softplus",
     "tanh",

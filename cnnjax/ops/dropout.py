@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnnjax.ops._util import check_float
+from cnnjax.ops._arraylike import as_float_array
 
 __all__ = ["dropout"]
 
@@ -38,30 +38,56 @@ def _check_key(key: Any) -> None:
         )
 
 
+def _check_broadcast_dims(dims: Any, ndim: int) -> tuple[int, ...]:
+    """Normalise ``broadcast_dims`` to sorted non-negative axes of a rank-``ndim`` array."""
+    if isinstance(dims, numbers.Integral) and not isinstance(dims, bool):
+        dims = (dims,)
+    if not isinstance(dims, (tuple, list)) or not all(
+        isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in dims
+    ):
+        raise TypeError(f"dropout: `broadcast_dims` must be a tuple of ints, got {dims!r}")
+    if not all(-ndim <= d < ndim for d in dims):
+        raise ValueError(f"dropout: `broadcast_dims` {tuple(dims)} out of range for rank {ndim}")
+    axes = tuple(sorted({int(d) % ndim for d in dims}))
+    if len(axes) != len(dims):
+        raise ValueError(f"dropout: `broadcast_dims` repeats an axis: {tuple(dims)}")
+    return axes
+
+
 def dropout(
-    x: jax.Array, key: jax.Array | None, *, rate: float, deterministic: bool = False
+    x: jax.typing.ArrayLike,
+    key: jax.Array | None,
+    *,
+    rate: float,
+    deterministic: bool = False,
+    broadcast_dims: tuple[int, ...] = (),
 ) -> jax.Array:
     """Inverted dropout: zero each element with probability ``rate``, scale the rest.
 
-    The keep mask is ``jax.random.bernoulli(key, 1 - rate, x.shape)`` and
-    ``y = x * mask / (1 - rate)``, so ``E[y] = x``. With ``deterministic=True`` or
-    ``rate == 0`` it is the identity and ``key`` may be None.
+    The keep mask is ``jax.random.bernoulli(key, 1 - rate, mask_shape)``, where
+    ``mask_shape`` is ``x.shape`` with every axis in ``broadcast_dims`` set to 1 (one draw
+    shared along those axes), and ``y = x * mask / (1 - rate)``, so ``E[y] = x``.
+    ``broadcast_dims=(1, 2)`` on NHWC drops whole channels per example (``F.dropout2d``).
+    With ``deterministic=True`` or ``rate == 0`` it is the identity and ``key`` may be None.
 
     Args:
       x: floating array, any shape.
       key: a PRNG key (``jax.random.key`` or ``jax.random.PRNGKey``); gets no cotangent.
       rate: static drop probability in [0, 1).
       deterministic: static bool; True turns dropout off (evaluation mode).
+      broadcast_dims: static tuple of axes (negative counts from the end) along which the
+        mask is shared.
 
     Returns:
       Array of ``x``'s shape and dtype.
 
     Raises:
-      ValueError: ``rate`` outside [0, 1).
+      ValueError: ``rate`` outside [0, 1), ``broadcast_dims`` out of range or repeated.
       TypeError: non-float ``x``, a non-real ``rate``, a non-bool ``deterministic``, or no
         usable ``key`` when one is needed.
 
-    Residuals: the boolean keep mask (1 byte per element); none for the identity.
+    Residuals: the boolean keep mask (1 byte per mask element, ``mask_shape``); none for the
+    identity.
 
     >>> import jax, jax.numpy as jnp
     >>> dropout(jnp.ones((2, 3)), None, rate=0.5, deterministic=True).tolist()
@@ -70,34 +96,36 @@ def dropout(
     >>> sorted(set(y.tolist()))
     [0.0, 2.0]
     """
-    check_float("dropout", "x", x)
+    x = as_float_array("dropout", "x", x)
     rate = _check_rate(rate)
+    axes = _check_broadcast_dims(broadcast_dims, x.ndim)
     if not isinstance(deterministic, (bool, np.bool_)):
         raise TypeError(f"dropout: `deterministic` must be a bool, got {deterministic!r}")
     if deterministic or rate == 0.0:
-        return _dropout(x, None, 0.0)
+        return _dropout(x, None, 0.0, ())
     _check_key(key)
-    return _dropout(x, key, rate)
+    return _dropout(x, key, rate, axes)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def _dropout(x, key, rate):
-    return _dropout_fwd(x, key, rate)[0]
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _dropout(x, key, rate, broadcast_dims):
+    return _dropout_fwd(x, key, rate, broadcast_dims)[0]
 
 
 class _DropoutRes(NamedTuple):
-    keep: jax.Array | None  # bool, x.shape: the keep mask; None for the identity
+    keep: jax.Array | None  # bool, mask_shape: the keep mask; None for the identity
 
 
-def _dropout_fwd(x, key, rate):
+def _dropout_fwd(x, key, rate, broadcast_dims):
     if rate == 0.0:
         return x, _DropoutRes(None)
-    keep = jax.random.bernoulli(key, 1 - rate, x.shape)
+    shape = tuple(1 if a in broadcast_dims else n for a, n in enumerate(x.shape))
+    keep = jax.random.bernoulli(key, 1 - rate, shape)
     return jnp.where(keep, x / (1 - rate), jnp.zeros((), x.dtype)), _DropoutRes(keep)
 
 
-# _dropout_bwd :: (rate, residuals, ct_y) -> (ct_x, ct_key)
-def _dropout_bwd(rate, res: _DropoutRes, ct_y):
+# _dropout_bwd :: (rate, broadcast_dims, residuals, ct_y) -> (ct_x, ct_key)
+def _dropout_bwd(rate, broadcast_dims, res: _DropoutRes, ct_y):
     r"""VJP of dropout.
 
     .. math::
@@ -105,7 +133,9 @@ def _dropout_bwd(rate, res: _DropoutRes, ct_y):
         \frac{\partial L}{\partial x_i} = \frac{m_i\, \bar y_i}{1 - p}
 
     with :math:`m` bound to ``res.keep``, :math:`p` to ``rate`` and :math:`\bar y` to
-    ``ct_y``: the same mask and scale as the forward pass (the map is linear in ``x``). The
+    ``ct_y``: the same mask and scale as the forward pass (the map is linear in ``x``; a
+    mask shared along ``broadcast_dims`` is broadcast back the same way, and each element
+    keeps its own cotangent, so nothing is summed). The
     key is integer data and gets no cotangent (None). The code is the masked, scaled
     ``ct_y``, or ``ct_y`` itself for the identity.
     """

@@ -1,26 +1,28 @@
-"""Log-softmax and softmax cross-entropy, each a ``jax.custom_vjp`` with a hand-derived VJP.
+"""Softmax, log-softmax and the mean squared error, each a ``custom_vjp`` with a hand VJP.
 
 Both shift the logits by their (gradient-free) maximum before exponentiating, so logits of
 any magnitude (``±1e4`` included) give finite values and gradients. bfloat16/float16 inputs
-are computed in float32 and cast back. The residual of both is the (log-)softmax output:
-its exponential is the softmax that every gradient here needs.
+are computed in float32 and cast back. The residual of both is their own output.
+Cross-entropy is in :mod:`cnnjax.ops.cross_entropy`.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from cnnjax.ops._util import acc_dtype, check_float
+from cnnjax.ops._arraylike import as_float_array
+from cnnjax.ops._util import acc_dtype, check_same_dtype
 
-__all__ = ["log_softmax", "softmax_cross_entropy"]
+__all__ = ["log_softmax", "mse_loss", "softmax"]
 
 
-def _stable_log_softmax(x: jax.Array, axis: int) -> jax.Array:
+def stable_log_softmax(x: jax.Array, axis: int) -> jax.Array:
     """``x - max - log(sum(exp(x - max)))`` along ``axis``, in ``acc_dtype``; not cast back."""
     x = x.astype(acc_dtype(x.dtype))
     shifted = x - jnp.max(x, axis=axis, keepdims=True)
@@ -30,7 +32,7 @@ def _stable_log_softmax(x: jax.Array, axis: int) -> jax.Array:
 # -------------------------------------------------------------------------------- log_softmax
 
 
-def log_softmax(logits: jax.Array, axis: int = -1) -> jax.Array:
+def log_softmax(logits: jax.typing.ArrayLike, axis: int = -1) -> jax.Array:
     """Numerically stable ``log(softmax(logits))`` along ``axis``.
 
     Args:
@@ -46,30 +48,32 @@ def log_softmax(logits: jax.Array, axis: int = -1) -> jax.Array:
     >>> log_softmax(jnp.zeros((1, 4))).tolist() == [[-float(jnp.log(4.0))] * 4]
     True
     """
-    check_float("log_softmax", "logits", logits)
-    ndim = jnp.ndim(logits)
-    if ndim < 1:
-        raise ValueError(
-            f"log_softmax: `logits` must have rank >= 1, got shape {jnp.shape(logits)}"
-        )
+    logits = as_float_array("log_softmax", "logits", logits)
+    return _log_softmax(logits, _class_axis("log_softmax", "logits", logits, axis))
+
+
+def _class_axis(op: str, name: str, x: jax.Array, axis) -> int:
+    """Validate ``axis`` for a rank >= 1 ``x`` and return it as a non-negative int."""
+    if x.ndim < 1:
+        raise ValueError(f"{op}: `{name}` must have rank >= 1, got shape {x.shape}")
     if not isinstance(axis, numbers.Integral) or isinstance(axis, bool):
-        raise TypeError(f"log_softmax: `axis` must be an int, got {axis!r}")
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"log_softmax: `axis` {axis} is out of range for rank {ndim}")
-    return _log_softmax(int(axis) % ndim, logits)
+        raise TypeError(f"{op}: `axis` must be an int, got {axis!r}")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"{op}: `axis` {axis} is out of range for rank {x.ndim}")
+    return int(axis) % x.ndim
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _log_softmax(axis, logits):
-    return _log_softmax_fwd(axis, logits)[0]
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _log_softmax(logits, axis):
+    return _log_softmax_fwd(logits, axis)[0]
 
 
 class _LogSoftmaxRes(NamedTuple):
     y: jax.Array  # logits.shape: the output log-softmax
 
 
-def _log_softmax_fwd(axis, logits):
-    y = _stable_log_softmax(logits, axis).astype(logits.dtype)
+def _log_softmax_fwd(logits, axis):
+    y = stable_log_softmax(logits, axis).astype(logits.dtype)
     return y, _LogSoftmaxRes(y)
 
 
@@ -96,111 +100,137 @@ def _log_softmax_bwd(axis: int, res: _LogSoftmaxRes, ct_y):
 _log_softmax.defvjp(_log_softmax_fwd, _log_softmax_bwd)
 
 
-# ---------------------------------------------------------------------- softmax_cross_entropy
+# ------------------------------------------------------------------------------------ softmax
 
 
-def softmax_cross_entropy(
-    logits: jax.Array, labels: jax.Array, *, label_smoothing: float = 0.0
-) -> jax.Array:
-    """Per-example cross-entropy of ``softmax(logits)`` against integer class labels.
-
-    With smoothing :math:`\\varepsilon` the target is :math:`(1-\\varepsilon)\\,\\mathrm{onehot}
-    + \\varepsilon / K`, and the loss is :math:`-\\sum_k t_k \\log \\mathrm{softmax}(x)_k`.
+def softmax(x: jax.typing.ArrayLike, axis: int = -1) -> jax.Array:
+    """Numerically stable ``exp(x) / sum(exp(x))`` along ``axis``, as ``F.softmax(x, dim)``.
 
     Args:
-      logits: floating array ``(N, K)``; extra leading axes are allowed, ``(..., K)``, the
-        class axis is always the last.
-      labels: integer array ``logits.shape[:-1]``, values in ``[0, K)``. Labels are traced
-        values, so their range is not checked: an out-of-range label (negative or ``>= K``)
-        gets an all-zero one-hot, so its loss is only the smoothing term
-        :math:`-\\frac{\\varepsilon}{K}\\sum_k \\log p_k` (``0`` when ``label_smoothing=0``).
-        Labels are never differentiated: their cotangent is ``None`` (taking a gradient wrt
-        them raises a TypeError; with ``allow_int=True`` it is ``float0`` zeros).
-      label_smoothing: static float in ``[0, 1]``.
+      x: floating array (or array-like), any shape of rank >= 1.
+      axis: the class axis (static int, negative counts from the end).
 
     Returns:
-      Array ``logits.shape[:-1]`` (``(N,)``) of ``logits``' dtype.
+      Array of ``x``'s shape and dtype, each slice along ``axis`` summing to 1.
 
-    Residuals: the softmax probabilities ``(..., K)`` (in ``logits``' dtype) and ``labels``.
-
-    Raises:
-      ValueError: ``logits`` of rank 0, ``labels`` of the wrong shape, ``label_smoothing``
-        outside ``[0, 1]``.
-      TypeError: non-floating ``logits``, non-integer ``labels``, non-real ``label_smoothing``.
+    Residuals: the output ``p``, of which the Jacobian is a function.
 
     >>> import jax.numpy as jnp
-    >>> logits = jnp.zeros((2, 4))
-    >>> loss = softmax_cross_entropy(logits, jnp.array([0, 3]))
-    >>> bool(jnp.allclose(loss, jnp.log(4.0))), loss.shape
-    (True, (2,))
+    >>> softmax(jnp.log(jnp.array([[1.0, 3.0]]))).tolist()
+    [[0.25, 0.75]]
     """
-    op = "softmax_cross_entropy"
-    check_float(op, "logits", logits)
-    if jnp.ndim(logits) < 1:
-        raise ValueError(
-            f"{op}: `logits` must have rank >= 1 (N, K), got shape {jnp.shape(logits)}"
-        )
-    label_dtype = jnp.result_type(labels)
-    if not jnp.issubdtype(label_dtype, jnp.integer):
-        raise TypeError(f"{op}: `labels` must be an integer array, got dtype {label_dtype}")
-    if jnp.shape(labels) != logits.shape[:-1]:
-        raise ValueError(
-            f"{op}: `labels` must have shape logits.shape[:-1]={logits.shape[:-1]}, "
-            f"got {jnp.shape(labels)}"
-        )
-    if not isinstance(label_smoothing, numbers.Real) or isinstance(label_smoothing, bool):
-        raise TypeError(f"{op}: `label_smoothing` must be a float, got {label_smoothing!r}")
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"{op}: `label_smoothing` must be in [0, 1], got {label_smoothing!r}")
-    return _softmax_cross_entropy(float(label_smoothing), logits, jnp.asarray(labels))
+    x = as_float_array("softmax", "x", x)
+    return _softmax(x, _class_axis("softmax", "x", x, axis))
 
 
-def _target(labels: jax.Array, num_classes: int, smoothing: float, dtype) -> jax.Array:
-    """``(1 - eps) * onehot(labels) + eps / K``; out-of-range labels give an all-zero one-hot."""
-    onehot = labels[..., None] == jnp.arange(num_classes, dtype=labels.dtype).reshape(
-        (1,) * labels.ndim + (-1,)
-    )
-    return (1.0 - smoothing) * onehot.astype(dtype) + smoothing / num_classes
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _softmax(x, axis):
+    return _softmax_fwd(x, axis)[0]
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _softmax_cross_entropy(smoothing, logits, labels):
-    return _sce_fwd(smoothing, logits, labels)[0]
+class _SoftmaxRes(NamedTuple):
+    p: jax.Array  # x.shape, x.dtype: the output softmax
 
 
-class _SceRes(NamedTuple):
-    probs: jax.Array  # (..., K), logits' dtype: softmax(logits)
-    labels: jax.Array  # (...), int: the class indices
+def _softmax_fwd(x, axis):
+    p = jnp.exp(stable_log_softmax(x, axis)).astype(x.dtype)
+    return p, _SoftmaxRes(p)
 
 
-def _sce_fwd(smoothing, logits, labels):
-    logp = _stable_log_softmax(logits, -1)
-    target = _target(labels, logits.shape[-1], smoothing, logp.dtype)
-    loss = -jnp.sum(target * logp, axis=-1)
-    return loss.astype(logits.dtype), _SceRes(jnp.exp(logp).astype(logits.dtype), labels)
-
-
-# _sce_bwd :: (smoothing, residuals, ct_loss) -> (ct_logits, None)
-def _sce_bwd(smoothing: float, res: _SceRes, ct_loss):
-    r"""VJP of softmax_cross_entropy.
+# _softmax_bwd :: (axis, residuals, ct_y) -> (ct_x,)
+def _softmax_bwd(axis: int, res: _SoftmaxRes, ct_y):
+    r"""VJP of softmax.
 
     .. math::
-        \ell_n = -\sum_k t_{nk} \log p_{nk}, \quad p_n = \mathrm{softmax}(x_n), \quad
-        \sum_k t_{nk} = 1 \;\Rightarrow\;
-        \frac{\partial L}{\partial x_{nk}} = \bar\ell_n \, (p_{nk} - t_{nk})
+        p_i = \frac{e^{x_i}}{\sum_j e^{x_j}}, \qquad
+        \frac{\partial p_i}{\partial x_k} = p_i (\delta_{ik} - p_k), \qquad
+        \frac{\partial L}{\partial x_k} = p_k \Bigl(\bar p_k - \sum_i \bar p_i p_i\Bigr)
 
-    with :math:`\bar\ell` bound to ``ct_loss``, :math:`p` to ``res.probs`` and
-    :math:`t = (1-\varepsilon)\,\mathrm{onehot}(\text{res.labels}) + \varepsilon/K`
-    (``smoothing`` is :math:`\varepsilon`). Out-of-range labels have :math:`\sum_k t_{nk} =
-    \varepsilon \ne 1`; there the exact gradient is :math:`\bar\ell_n(\varepsilon p_{nk} -
-    t_{nk})`, which the code also uses, writing it as ``ct[..., None] * (sum(t) * p - t)``.
-    Labels are integers and get no cotangent: ``None``.
+    with :math:`p` bound to ``res.p``, :math:`\bar p` to ``ct_y`` and the sums along
+    ``axis``. The code is ``p * (ct_y - sum(ct_y * p))``, in float32 for low precision.
     """
-    acc = acc_dtype(res.probs.dtype)
-    p = res.probs.astype(acc)
-    t = _target(res.labels, p.shape[-1], smoothing, acc)
-    ct_x = ct_loss.astype(acc)[..., None] * (jnp.sum(t, axis=-1, keepdims=True) * p - t)
-    return ct_x.astype(res.probs.dtype), None
+    acc = acc_dtype(res.p.dtype)
+    p, ct = res.p.astype(acc), ct_y.astype(acc)
+    ct_x = p * (ct - jnp.sum(ct * p, axis=axis, keepdims=True))
+    return (ct_x.astype(res.p.dtype),)
 
 
-_softmax_cross_entropy.defvjp(_sce_fwd, _sce_bwd)
+_softmax.defvjp(_softmax_fwd, _softmax_bwd)
+
+
+# ----------------------------------------------------------------------------------- mse_loss
+
+
+def mse_loss(pred: jax.typing.ArrayLike, target: jax.typing.ArrayLike) -> jax.Array:
+    """Per-example mean squared error: ``mean((pred - target) ** 2)`` over the non-batch axes.
+
+    Equals ``F.mse_loss(pred, target, reduction="none")`` averaged over every axis but the
+    first. A rank-1 ``pred`` ``(N,)`` has no feature axis: its loss is the squared error.
+
+    Args:
+      pred: floating array ``(N, ...)``, rank >= 1; differentiable.
+      target: floating array of ``pred``'s shape and dtype; differentiable too.
+
+    Returns:
+      Array ``(N,)`` of ``pred``'s dtype.
+
+    Residuals: the difference ``pred - target`` (one array; both gradients are it, scaled).
+
+    Raises:
+      ValueError: ``pred`` of rank 0, or ``target`` of another shape.
+      TypeError: non-floating arrays or mixed dtypes.
+
+    >>> import jax.numpy as jnp
+    >>> mse_loss(jnp.array([[1.0, 3.0], [0.0, 0.0]]), jnp.zeros((2, 2))).tolist()
+    [5.0, 0.0]
+    """
+    pred = as_float_array("mse_loss", "pred", pred)
+    target = as_float_array("mse_loss", "target", target)
+    if pred.ndim < 1:
+        raise ValueError(f"mse_loss: `pred` must have rank >= 1 (N, ...), got shape {pred.shape}")
+    if target.shape != pred.shape:
+        raise ValueError(
+            f"mse_loss: `target` must have pred's shape {pred.shape}, got {target.shape}"
+        )
+    check_same_dtype("mse_loss", ("pred", "target"), pred, target)
+    return _mse_loss(pred, target)
+
+
+@jax.custom_vjp
+def _mse_loss(pred, target):
+    return _mse_loss_fwd(pred, target)[0]
+
+
+class _MseLossRes(NamedTuple):
+    diff: jax.Array  # pred.shape, pred.dtype: pred - target
+
+
+def _mse_loss_fwd(pred, target):
+    diff = pred - target
+    d = diff.astype(acc_dtype(diff.dtype))
+    loss = jnp.mean(d * d, axis=tuple(range(1, d.ndim)))
+    return loss.astype(pred.dtype), _MseLossRes(diff)
+
+
+# _mse_loss_bwd :: (residuals, ct_loss) -> (ct_pred, ct_target)
+def _mse_loss_bwd(res: _MseLossRes, ct_loss):
+    r"""VJP of mse_loss.
+
+    .. math::
+        \ell_n = \frac1M \sum_j d_{nj}^2, \quad d = \hat y - t, \qquad
+        \frac{\partial L}{\partial \hat y_{nj}} = \frac{2}{M} \bar\ell_n d_{nj}
+        = -\frac{\partial L}{\partial t_{nj}}
+
+    with :math:`d` bound to ``res.diff``, :math:`\bar\ell` to ``ct_loss`` and :math:`M` the
+    number of elements per example. The code is ``2 / M * ct[:, None...] * diff`` and its
+    negation.
+    """
+    diff = res.diff
+    acc = acc_dtype(diff.dtype)
+    m = math.prod(diff.shape[1:])
+    ct = ct_loss.astype(acc).reshape(ct_loss.shape + (1,) * (diff.ndim - 1))
+    ct_pred = ((2.0 / m) * ct * diff.astype(acc)).astype(diff.dtype)
+    return ct_pred, -ct_pred
+
+
+_mse_loss.defvjp(_mse_loss_fwd, _mse_loss_bwd)

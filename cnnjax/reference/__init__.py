@@ -21,7 +21,7 @@ from cnnjax.reference.conv import conv2d
 from cnnjax.reference.conv_transpose import conv_transpose2d
 from cnnjax.reference.dropout import dropout
 from cnnjax.reference.linear import dense
-from cnnjax.reference.loss import log_softmax, softmax_cross_entropy
+from cnnjax.reference.loss import log_softmax, mse_loss, softmax, softmax_cross_entropy
 from cnnjax.reference.norm import (
     batch_norm,
     batch_norm_inference,
@@ -62,11 +62,13 @@ __all__ = [
     "log_softmax",
     "max_pool2d",
     "pad2d",
+    "mse_loss",
     "prelu",
     "relu",
     "relu6",
     "sigmoid",
     "silu",
+    "softmax",
     "softmax_cross_entropy",
     "softplus",
     "tanh",

@@ -32,7 +32,7 @@ def test_mask_is_jax_random_bernoulli_of_the_key():
     keep = jax.random.bernoulli(KEY, 1 - 0.3, x.shape)
     y = ops.dropout(x, KEY, rate=0.3)
     np.testing.assert_array_equal(y, jnp.where(keep, x / 0.7, 0.0))
-    (res_keep,) = dropout_module._dropout_fwd(x, KEY, 0.3)[1]
+    (res_keep,) = dropout_module._dropout_fwd(x, KEY, 0.3, ())[1]
     assert res_keep.dtype == jnp.bool_
     np.testing.assert_array_equal(res_keep, keep)
 
@@ -119,3 +119,27 @@ def test_bad_arguments(args, kwargs, error, message):
 def test_integer_input_is_a_type_error():
     with pytest.raises(TypeError, match="dropout: `x` must be a floating-point array"):
         ops.dropout(jnp.arange(3), KEY, rate=0.5)
+
+
+def test_channel_dropout_shares_one_draw_per_example_and_channel():
+    x = jnp.ones((3, 4, 5, 6))
+    y, vjp = jax.vjp(lambda v: ops.dropout(v, KEY, rate=0.5, broadcast_dims=(1, 2)), x)
+    per_channel = y.reshape(3, 20, 6)
+    assert bool(jnp.all(per_channel == per_channel[:, :1, :]))
+    assert set(np.unique(np.asarray(y)).tolist()) == {0.0, 2.0}
+    np.testing.assert_array_equal(vjp(jnp.ones_like(y))[0], y)
+    keep = dropout_module._dropout_fwd(x, KEY, 0.5, (1, 2))[1].keep
+    assert keep.shape == (3, 1, 1, 6) and keep.dtype == jnp.bool_
+
+
+@pytest.mark.parametrize(
+    ("dims", "error", "message"),
+    [
+        ((4,), ValueError, r"dropout: `broadcast_dims` \(4,\) out of range for rank 4"),
+        ((1, -3), ValueError, "dropout: `broadcast_dims` repeats an axis"),
+        (("1",), TypeError, "dropout: `broadcast_dims` must be a tuple of ints"),
+    ],
+)
+def test_bad_broadcast_dims(dims, error, message):
+    with pytest.raises(error, match=message):
+        ops.dropout(jnp.ones((2, 3, 3, 2)), KEY, rate=0.5, broadcast_dims=dims)

@@ -142,8 +142,8 @@ def test_jit():
         (
             (jnp.ones((2, 3)), jnp.ones(2)),
             {},
-            TypeError,
-            r"softmax_cross_entropy: `labels` must be an integer array, got dtype float64",
+            ValueError,
+            r"softmax_cross_entropy: probability `labels` must have logits' shape \(2, 3\)",
         ),
         (
             (jnp.ones((2, 3)), jnp.zeros((2, 1), jnp.int32)),
@@ -179,7 +179,7 @@ def test_jit():
             (jnp.float64(1.0), jnp.int32(0)),
             {},
             ValueError,
-            r"softmax_cross_entropy: `logits` must have rank >= 1",
+            r"softmax_cross_entropy: `logits` must be \(N, K\) with K >= 1 classes",
         ),
     ],
 )
@@ -195,3 +195,83 @@ def test_log_softmax_validation():
         ops.log_softmax(jnp.ones((2, 3)), axis=1.0)
     with pytest.raises(TypeError, match=r"log_softmax: `logits` must be a floating-point"):
         ops.log_softmax(jnp.ones((2, 3), jnp.int32))
+
+
+# ------------------------------------------- round 2: weight, ignore_index, probabilities, K = 0
+
+
+def test_zero_classes_is_a_clear_value_error():
+    with pytest.raises(ValueError, match=r"softmax_cross_entropy: `logits` must be \(N, K\) with"):
+        ops.softmax_cross_entropy(jnp.zeros((3, 0)), jnp.zeros(3, jnp.int32))
+
+
+def test_weight_gradient_and_ignored_examples_match_the_reference():
+    logits, labels = _problem(1, n=6, k=4)
+    labels = labels.at[::2].set(2)
+    weight = jnp.array([0.5, 1.0, 1.5, 2.0])
+    kw = {"label_smoothing": 0.2, "ignore_index": 2}
+
+    def total(module):
+        return lambda l, w: module.softmax_cross_entropy(l, labels, weight=w, **kw).sum()
+
+    got = jax.grad(total(ops), (0, 1))(logits, weight)
+    want = jax.grad(total(reference), (0, 1))(logits, weight)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14)
+    loss = ops.softmax_cross_entropy(logits, labels, weight=weight, **kw)
+    assert loss[::2].tolist() == [0.0, 0.0, 0.0]
+    assert got[0][::2].tolist() == [[0.0] * 4] * 3
+
+
+def test_probability_targets_are_differentiable():
+    logits, _ = _problem(2, n=3, k=5)
+    t = jax.nn.softmax(logits[::-1])
+
+    def total(module):
+        return lambda l, t: module.softmax_cross_entropy(l, t, label_smoothing=0.1).sum()
+
+    got = jax.grad(total(ops), (0, 1))(logits, t)
+    want = jax.grad(total(reference), (0, 1))(logits, t)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "labels", "error", "message"),
+    [
+        ({"weight": jnp.ones(3)}, None, ValueError, r"`weight` must have shape \(K,\)=\(4,\)"),
+        ({"ignore_index": 1.5}, None, TypeError, "`ignore_index` must be an int or None"),
+        ({"ignore_index": 0}, "prob", ValueError, "`ignore_index` needs integer labels"),
+        ({}, jnp.zeros((2, 3)), ValueError, "probability `labels` must have logits' shape"),
+        ({}, jnp.zeros(2, bool), TypeError, "`labels` must be integer or floating"),
+    ],
+)
+def test_bad_round2_arguments_are_rejected(kwargs, labels, error, message):
+    logits = jnp.zeros((2, 4))
+    if labels is None:
+        labels = jnp.zeros(2, jnp.int32)
+    elif isinstance(labels, str):
+        labels = jnp.full((2, 4), 0.25)
+    with pytest.raises(error, match=message):
+        ops.softmax_cross_entropy(logits, labels, **kwargs)
+
+
+def test_mse_loss_values_gradients_and_errors():
+    pred = jnp.array([[1.0, 3.0], [2.0, 0.0]])
+    target = jnp.array([[0.0, 1.0], [2.0, 2.0]])
+    loss, vjp = jax.vjp(ops.mse_loss, pred, target)
+    assert loss.tolist() == [2.5, 2.0]
+    ct_pred, ct_target = vjp(jnp.array([1.0, 2.0]))
+    assert ct_pred.tolist() == [[1.0, 2.0], [0.0, -4.0]]
+    assert ct_target.tolist() == [[-1.0, -2.0], [0.0, 4.0]]
+    with pytest.raises(ValueError, match=r"mse_loss: `target` must have pred's shape"):
+        ops.mse_loss(pred, target[0])
+    with pytest.raises(TypeError, match="mse_loss: arrays must share one dtype"):
+        ops.mse_loss(pred, target.astype(jnp.float32))
+
+
+def test_softmax_sums_to_one_and_accepts_lists():
+    p = ops.softmax([[1000.0, 0.0], [-1000.0, 1000.0]])
+    np.testing.assert_array_equal(p, [[1.0, 0.0], [0.0, 1.0]])
+    with pytest.raises(ValueError, match="softmax: `axis` 2 is out of range for rank 2"):
+        ops.softmax(jnp.zeros((2, 2)), axis=2)

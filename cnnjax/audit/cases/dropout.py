@@ -33,4 +33,18 @@ CASES = [
         _x_no_key(2, 3, 3, 2),
         kwargs={"rate": 0.5, "deterministic": True},
     ),
+    Case(
+        "dropout-channel-2x3x4x5-rate0.5",
+        "dropout",
+        _x_key(2, 3, 4, 5),
+        kwargs={"rate": 0.5, "broadcast_dims": (1, 2)},
+        fd=True,
+    ),
+    Case(
+        "dropout-bcast-neg-axis-3x4-rate0.3",
+        "dropout",
+        _x_key(3, 4),
+        kwargs={"rate": 0.3, "broadcast_dims": (-1,)},
+        quick=False,
+    ),
 ]
