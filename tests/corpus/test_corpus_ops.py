@@ -91,7 +91,7 @@ CASES = [
     ("log-softmax-axis", lambda: cj.log_softmax(LOGITS, axis=5), V, "axis"),
     ("log-softmax-int", lambda: cj.log_softmax(jnp.ones((2, 3), int)), T, "float"),
     # norms
-    ("bn-scale-shape", lambda: cj.batch_norm(X, jnp.ones((4,)), C3), V, "`scale`"),
+    ("bn-scale-shape", lambda: cj.batch_norm(X, jnp.ones((4,), X.dtype), C3), V, "`scale`"),
     ("bn-eps-negative", lambda: cj.batch_norm(X, C3, C3, eps=-1.0), V, "`eps`"),
     ("bn-int", lambda: cj.batch_norm(X.astype(jnp.int32), C3, C3), T, "float"),
     ("ln-bias-shape", lambda: cj.layer_norm(X, C3, jnp.ones((5,))), V, "`bias`"),
