@@ -255,6 +255,31 @@ X = jnp.zeros((1, 4, 4, 2))
             TypeError,
             r"global_avg_pool2d: `x` must be a floating-point array, got dtype int8",
         ),
+        (  # issue 12: a silent NaN before
+            lambda: ops.global_avg_pool2d(jnp.zeros((2, 0, 0, 3))),
+            ValueError,
+            r"global_avg_pool2d: `x` must have H, W >= 1 .*got shape \(2, 0, 0, 3\)",
+        ),
+        (
+            lambda: ops.max_pool2d(X, 2, ceil_mode=1),
+            TypeError,
+            r"max_pool2d: `ceil_mode` must be a bool, got 1",
+        ),
+        (
+            lambda: ops.max_pool2d(X, 2, dilation=0),
+            ValueError,
+            r"max_pool2d: `dilation` must be >= 1",
+        ),
+        (
+            lambda: ops.avg_pool2d(X, 2, divisor_override=0),
+            ValueError,
+            r"avg_pool2d: `divisor_override` must be >= 1, got 0",
+        ),
+        (
+            lambda: ops.avg_pool2d(X, 2, divisor_override=2.0),
+            TypeError,
+            r"avg_pool2d: `divisor_override` must be None or an int, got 2.0",
+        ),
     ],
 )
 def test_validation_messages(call, error, match):
