@@ -3,10 +3,8 @@ r"""conv2d with one input channel per group, as a sum over kernel taps (used on 
 XLA:CPU lowers every convolution to one Eigen kernel: a matrix product contracting the input
 channels and the taps. With a single input channel per group (a grayscale first layer, a
 depthwise layer) that contraction is only ``KH*KW`` long, or the groups run one by one, and
-Eigen crawls: LeNet-5's first convolution (1 -> 6 channels, 5x5, 28x28, batch 128) took
-5.0 ms, a third of the training step; a 3x3 depthwise convolution of 128x32x32x64 took 365 ms.
-Written as a sum over the taps, the same convolution is one fused elementwise loop: 0.46 ms
-and 6.6 ms.
+Eigen crawls. Written as a sum over the taps, the same convolution is one fused elementwise
+loop, many times faster there (the measurements: see docs/performance.md).
 
 ``conv2d``'s forward pass takes this path when ``C_in/groups == 1`` and
 ``C_out/groups <= 64`` (:func:`use_taps`), and ``conv2d_grad_input`` when the input gradient is
@@ -14,20 +12,16 @@ such a convolution itself (unit stride, one output-gradient channel per group: d
 multiplier 1). Only on CPU: :mod:`cnnjax.ops.conv` chooses with ``lax.platform_dependent``, and
 other platforms keep ``lax.conv_general_dilated``.
 
-Measured in the training step (batch 128, 2 cores, same run): lenet5 12.9 -> 10.5 ms,
-digits_cnn 12.9 -> 12.3 ms. Not wider: XLA fuses an elementwise producer into each of its
-consumers, so the sum is recomputed by the bias add, the pooling or normalisation, and the
-backward's relu mask. With one channel per group that costs little; with three (vgg_small's
-and resnet20's RGB input layers) the step was 1% slower, and a column-to-image input gradient
-for few channels, 2x faster alone (lenet5's second layer, 4.1 -> 1.9 ms), made the whole step
-1.8x slower for the same reason.
+Not wider: XLA fuses an elementwise producer into each of its consumers, so the sum is
+recomputed by the bias add, the pooling or normalisation, and the backward's relu mask. With
+one channel per group that costs little; with three (RGB input layers), or as a
+column-to-image input gradient for few channels, the whole step got slower for that reason.
 
 With a single input channel and at least 16 taps the sum is written as one matrix product
 of the stacked taps (the patch matrix, :func:`use_patch_product`). XLA never fuses a product
-into its consumers, so it is computed once: lenet5's 25-tap sum had been recomputed inside
-the max pool's reduction. lenet5's step 13.7 -> 10.2 ms (0.74x, same run), its temp
-5.3 -> 12.3 MiB (the 9.6 MiB patch matrix; autodiff's step needs 23.8). For 3x3 kernels the
-product lost (digits_cnn 1.10x), so they stay a sum.
+into its consumers, so it is computed once (lenet5's 25-tap sum had been recomputed inside
+the max pool's reduction), at the cost of the patch matrix in temp memory. For 3x3 kernels
+the product lost, so they stay a sum.
 """
 
 from __future__ import annotations
@@ -45,7 +39,7 @@ __all__ = ["tap_sum_conv", "use_patch_product", "use_taps"]
 
 MAX_OUT_PER_GROUP = 64
 MIN_PATCH_TAPS = 16  # 5x5 kernels and up; 3x3 (digits_cnn's first layer) stays a tap sum
-MAX_PATCH_BYTES = 32 * 2**20  # the patch matrix is temp memory: LeNet-5's is 9.6 MiB
+MAX_PATCH_BYTES = 32 * 2**20  # the patch matrix is temp memory (see docs/performance.md)
 
 
 def use_taps(kernel_shape: tuple[int, ...], groups: int) -> bool:

@@ -51,6 +51,19 @@ def _geometry(op, in_hw, kernel_hw, stride, padding, dilation, groups) -> Window
     return geo
 
 
+def _check_nonempty(op, x_name, x_shape, w_name, w_shape) -> None:
+    """A batch of at least one example and a kernel with no zero dimension."""
+    if x_shape[0] == 0:
+        raise ValueError(
+            f"{op}: `{x_name}` must hold at least one example (N >= 1), got shape {x_shape}"
+        )
+    if 0 in w_shape:
+        raise ValueError(
+            f"{op}: `{w_name}` must have no zero dimension (KH, KW, C_in/groups, C_out >= 1), "
+            f"got shape {w_shape}"
+        )
+
+
 def _check_groups(op, groups, c_in, kernel_shape, what) -> None:
     """``kernel_shape = (KH, KW, C_in/groups, C_out)`` must fit ``c_in`` channels in groups."""
     g, c_out = groups, kernel_shape[3]
@@ -100,7 +113,8 @@ def conv2d(
     Residuals: ``x`` and ``w`` (the bias gradient needs only the cotangent).
 
     Raises:
-      ValueError: on a wrong rank, channel/group mismatch, bias shape, non-positive stride or
+      ValueError: on an empty batch (N = 0), a kernel with a zero dimension, a wrong rank,
+        channel/group mismatch, bias shape, non-positive stride or
         dilation, unknown or negative padding, or a kernel larger than the padded input.
       TypeError: on non-floating inputs or mixed dtypes.
 
@@ -121,6 +135,7 @@ def conv2d(
         check_float(op, "b", b)
     check_same_dtype(op, ("x", "w", "b"), x, w, b)
     x_shape, w_shape = jnp.shape(x), jnp.shape(w)
+    _check_nonempty(op, "x", x_shape, "w", w_shape)
     geo = _geometry(op, x_shape[1:3], w_shape[:2], stride, padding, dilation, groups)
     _check_groups(op, groups, x_shape[3], w_shape, "w")
     if b is not None and jnp.shape(b) != (w_shape[3],):
@@ -301,6 +316,7 @@ def conv2d_grad_input(
     """
     op = "conv2d_grad_input"
     _check_helper_args(op, ct_y, w, "w", "(KH, KW, C_in/groups, C_out)")
+    _check_nonempty(op, "ct_y", jnp.shape(ct_y), "w", jnp.shape(w))
     x_shape = _check_shape_arg(op, "input_shape", input_shape, "(N, H, W, C)")
     ct_y, w = jnp.asarray(ct_y), jnp.asarray(w)
     geo = _geometry(op, x_shape[1:3], w.shape[:2], stride, padding, dilation, groups)
@@ -369,6 +385,7 @@ def conv2d_grad_weight(
     op = "conv2d_grad_weight"
     _check_helper_args(op, ct_y, x, "x", "(N, H, W, C)")
     w_shape = _check_shape_arg(op, "kernel_shape", kernel_shape, "(KH, KW, C_in/groups, C_out)")
+    _check_nonempty(op, "x", jnp.shape(x), "kernel_shape", w_shape)
     x, ct_y = jnp.asarray(x), jnp.asarray(ct_y)
     geo = _geometry(op, x.shape[1:3], w_shape[:2], stride, padding, dilation, groups)
     _check_groups(op, groups, x.shape[3], w_shape, "kernel_shape")

@@ -182,6 +182,10 @@ CONV_ERRORS = [
     ),
     (TypeError, r"conv2d: `w` must be a floating-point", (X, W.astype(jnp.int32)), {}),
     (TypeError, r"conv2d: `b` must be a floating-point", (X, W, jnp.ones(2, jnp.int32)), {}),
+    # issue 12: an XLA verifier error before
+    (ValueError, r"conv2d: `w` must have no zero dimension", (X, jnp.ones((0, 3, 4, 2))), {}),
+    (ValueError, r"conv2d: `w` must have no zero dimension", (X, jnp.ones((3, 3, 4, 0))), {}),
+    (ValueError, r"conv2d: `x` must hold at least one example", (X[:0], W), {}),
 ]
 
 
@@ -221,6 +225,10 @@ HELPER_ERRORS = [
     ),
     (conv2d_grad_weight, (X, CT, (2, 2, 4, 2)), ValueError, r"`ct_y` must have the output"),
     (conv2d_grad_weight, (X[0], CT, W.shape), ValueError, r"`x` must have rank 4"),
+    # issue 12: N = 0 was blamed on `input_shape`
+    (conv2d_grad_input, (CT[:0], W, X[:0].shape), ValueError, r"`ct_y` must hold at least one"),
+    (conv2d_grad_weight, (X[:0], CT[:0], W.shape), ValueError, r"`x` must hold at least one"),
+    (conv2d_grad_input, (CT, W[:, :, :, :0], X.shape), ValueError, r"`w` must have no zero"),
 ]
 
 

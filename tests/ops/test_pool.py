@@ -18,8 +18,9 @@ from cnnjax.ops.geometry import padding_2d, window_geometry
 
 
 def _vjp(fn, x, ct):
+    """``(y, ct @ dy/dx)``; ``ct=None`` is all ones (the gradient of ``sum(y)``)."""
     y, vjp = jax.vjp(fn, x)
-    return y, vjp(ct)[0]
+    return y, vjp(jnp.ones_like(y) if ct is None else ct)[0]
 
 
 def _nhwc(rows):
@@ -254,6 +255,31 @@ X = jnp.zeros((1, 4, 4, 2))
             TypeError,
             r"global_avg_pool2d: `x` must be a floating-point array, got dtype int8",
         ),
+        (  # issue 12: a silent NaN before
+            lambda: ops.global_avg_pool2d(jnp.zeros((2, 0, 0, 3))),
+            ValueError,
+            r"global_avg_pool2d: `x` must have H, W >= 1 .*got shape \(2, 0, 0, 3\)",
+        ),
+        (
+            lambda: ops.max_pool2d(X, 2, ceil_mode=1),
+            TypeError,
+            r"max_pool2d: `ceil_mode` must be a bool, got 1",
+        ),
+        (
+            lambda: ops.max_pool2d(X, 2, dilation=0),
+            ValueError,
+            r"max_pool2d: `dilation` must be >= 1",
+        ),
+        (
+            lambda: ops.avg_pool2d(X, 2, divisor_override=0),
+            ValueError,
+            r"avg_pool2d: `divisor_override` must be >= 1, got 0",
+        ),
+        (
+            lambda: ops.avg_pool2d(X, 2, divisor_override=2.0),
+            TypeError,
+            r"avg_pool2d: `divisor_override` must be None or an int, got 2.0",
+        ),
     ],
 )
 def test_validation_messages(call, error, match):
@@ -264,3 +290,102 @@ def test_validation_messages(call, error, match):
 def test_validation_works_under_jit():
     with pytest.raises(ValueError, match=r"max_pool2d: window \(5, 5\) is larger"):
         jax.jit(lambda x: ops.max_pool2d(x, 5))(X)
+
+
+# ------------------------------------------- padding never selected, NaN (values from PyTorch)
+
+# Each: input, kwargs, gradient of sum(y). The gradients are F.max_pool2d's (PyTorch 2.13.0,
+# float64, NCHW), checked by benchmarks/torch_parity/pool_parity.py; before the fix the op
+# routed the all--inf windows' cotangents to padded cells and dropped them.
+EDGES = {
+    "all-neg-inf-k3-s2-p1": (
+        np.full((3, 3), -np.inf),
+        dict(window=3, stride=2, padding=1),
+        [[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 0.0]],
+    ),
+    "all-neg-inf-k4-s3-p2-chain": (  # 16 cells: the elementwise-chain lowering
+        np.full((5, 5), -np.inf),
+        dict(window=4, stride=3, padding=2),
+        [[1.0, 1.0, 0, 0, 0], [1.0, 1.0, 0, 0, 0], [0] * 5, [0] * 5, [0] * 5],
+    ),
+    "one-nan-k3-s1": (
+        np.where(np.arange(16).reshape(4, 4) == 6, np.nan, np.arange(16.0).reshape(4, 4)),
+        dict(window=3, stride=1),
+        [[0, 0, 0, 0], [0, 0, 4.0, 0], [0, 0, 0, 0], [0, 0, 0, 0]],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(EDGES))
+@pytest.mark.parametrize("module", [ops, reference], ids=["ops", "reference"])
+def test_max_pool_edges_route_like_pytorch(name, module):
+    rows, kwargs, want = EDGES[name]
+    x = _nhwc(rows)
+    y, grad = _vjp(lambda x: module.max_pool2d(x, **kwargs), x, None)
+    np.testing.assert_array_equal(grad[0, :, :, 0], np.asarray(want, np.float64))
+    assert bool(jnp.all(jnp.isnan(y))) == ("nan" in name)
+
+
+def test_two_nans_send_the_gradient_to_the_first_nan():
+    """DESIGN's rule (PyTorch's loop would pick the last NaN instead)."""
+    x = np.arange(16.0).reshape(4, 4)
+    x[1, 2] = x[2, 1] = np.nan
+    for module in (ops, reference):
+        _, grad = _vjp(lambda v, m=module: m.max_pool2d(v, 3, stride=1), _nhwc(x), None)
+        assert grad[0, :, :, 0].tolist()[1] == [0.0, 0.0, 4.0, 0.0]
+
+
+def test_stacked_reduction_jvp_matches_finite_differences():
+    """The variadic reduce's own custom_jvp (the <= 8-cell lowering), padded keys included."""
+    from cnnjax.ops._pool_argmax import stacked_first_max
+
+    r = np.random.default_rng(3)
+    stacked = jnp.asarray(r.permutation(2 * 3 * 5).reshape(2, 3, 5) / 3.0)
+    keys = jnp.asarray(np.array([0, 6, 1, 2, 8], np.int8)[None, None].repeat(2, 0).repeat(3, 1))
+    dot = jnp.asarray(r.normal(size=stacked.shape))
+    (y, key), (dot_y, _) = jax.jvp(lambda s: stacked_first_max(s, keys), (stacked,), (dot,))
+    eps = 1e-6
+    fd = (
+        stacked_first_max(stacked + eps * dot, keys)[0]
+        - stacked_first_max(stacked - eps * dot, keys)[0]
+    ) / (2 * eps)
+    np.testing.assert_allclose(dot_y, fd, rtol=1e-8, atol=1e-10)
+    np.testing.assert_array_equal(y, jnp.max(stacked, axis=-1))
+    # a tie between an input cell (key 2) and a padded one (key 6) goes to the input cell
+    tie = jnp.full((1, 5), -jnp.inf)
+    assert int(stacked_first_max(tie, keys[:1, 0])[1][0]) == 0
+
+
+# ------------------------------------------------------------ round 2: dilation, ceil_mode
+
+
+def test_ceil_mode_keeps_the_hanging_window_and_its_divisor_counts_input_plus_padding():
+    """H=6 of ones, window 3, stride 2, padding 1, ceil_mode: PyTorch's rule, by hand.
+
+    Windows start at padded rows 0, 2, 4, 6; the last reads input row 5, the bottom pad row
+    and one overhang row, which its divisor does not count.
+    """
+    x = jnp.ones((1, 6, 1, 1))
+    kwargs = dict(window=(3, 1), stride=(2, 1), padding=((1, 1), (0, 0)), ceil_mode=True)
+    for module in (ops, reference):
+        incl = module.avg_pool2d(x, **kwargs)[0, :, 0, 0].tolist()
+        assert incl == pytest.approx([2 / 3, 1.0, 1.0, 0.5])
+        excl = module.avg_pool2d(x, count_include_pad=False, **kwargs)[0, :, 0, 0].tolist()
+        assert excl == pytest.approx([1.0, 1.0, 1.0, 1.0])
+        over = module.avg_pool2d(x, divisor_override=3, **kwargs)[0, :, 0, 0].tolist()
+        assert over == pytest.approx([2 / 3, 1.0, 1.0, 1 / 3])
+        assert module.max_pool2d(x, **{**kwargs, "ceil_mode": False}).shape == (1, 3, 1, 1)
+        # H=3, window 2, stride 2, padding 1: a third window would start in the bottom pad
+        three = jnp.ones((1, 3, 3, 1))
+        assert module.max_pool2d(three, 2, stride=2, padding=1, ceil_mode=True).shape == (
+            1,
+            2,
+            2,
+            1,
+        )
+
+
+def test_dilated_max_pool_reads_every_dth_cell():
+    x = _nhwc(np.arange(25.0).reshape(5, 5))
+    y = ops.max_pool2d(x, 2, stride=1, dilation=3)
+    assert y[0, :, :, 0].tolist() == [[18.0, 19.0], [23.0, 24.0]]
