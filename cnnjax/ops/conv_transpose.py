@@ -8,8 +8,10 @@ forward (∂L/∂X) and weight gradient (∂L/∂W), with the roles of input and
 
 Notation (one spatial axis; H and W are independent and identical): input length ``H``,
 kernel ``K``, stride ``s``, dilation ``d``, ``k = d (K - 1) + 1``, crop ``(p_t, p_b)``,
-``output_padding`` ``q``: ``H_out = (H - 1) s - p_t - p_b + k + q``. A ``q >= s`` (allowed up
-to ``max(s, d) - 1``, as PyTorch) adds ``q - s + 1`` rows no input reaches: they are zero.
+``output_padding`` ``q``: ``H_out = (H - 1) s - p_t - p_b + k + q``. The ``q`` extra rows first
+give back bottom rows the crop took (they hold contributions); only ``max(q - p_b, 0)`` rows
+lie past the full output, where no input reaches: they are zero. So the conv this transposes
+has padding ``(p_t, max(p_b - q, 0))`` on the ``H_out - max(q - p_b, 0)`` reached rows.
 """
 
 from __future__ import annotations
@@ -108,10 +110,17 @@ def _out_hw(geo: _Geometry, in_hw, kernel_hw) -> Pair:
 
 
 def _reached_hw(geo: _Geometry, out_hw) -> Pair:
-    """Output rows some input reaches: ``H_out`` less the ``q - (s - 1)`` rows past them."""
+    """Output rows some input reaches: ``H_out`` less the ``max(q - p_b, 0)`` rows past them."""
     return tuple(
-        o - max(q - s + 1, 0)
-        for o, q, s in zip(out_hw, geo.output_padding, geo.stride, strict=True)
+        o - max(q - p[1], 0)
+        for o, q, p in zip(out_hw, geo.output_padding, geo.padding, strict=True)
+    )
+
+
+def _conv_padding(geo: _Geometry):
+    """The transposed conv's padding on the reached rows: ``(p_t, max(p_b - q, 0))``."""
+    return tuple(
+        (p[0], max(p[1] - q, 0)) for p, q in zip(geo.padding, geo.output_padding, strict=True)
     )
 
 
@@ -136,7 +145,9 @@ def _check_shapes(op, x, w, b, geo: _Geometry) -> None:
     out_hw = _out_hw(geo, x.shape[1:3], w.shape[:2])
     if min(_reached_hw(geo, out_hw)) < 1:
         raise ValueError(
-            f"{op}: `padding` {geo.padding} crops the whole output (H_out, W_out would be {out_hw})"
+            f"{op}: `padding` {geo.padding} crops every output row or column an input "
+            f"reaches (H_out, W_out would be {out_hw}, "
+            f"{_reached_hw(geo, out_hw)} of them reached); nothing would be left to compute"
         )
     dtypes = {a.dtype for a in (x, w, b) if a is not None}
     if len(dtypes) > 1:
@@ -183,7 +194,7 @@ def conv_transpose2d(
 
     Raises:
       ValueError: on wrong ranks, channel/group/bias mismatches, bad stride, dilation,
-        output_padding or padding, or a padding that crops the whole output.
+        output_padding or padding, or a padding that crops every output row/column an input reaches.
       TypeError: on non-floating or mixed-dtype arrays, or malformed configuration.
 
     >>> import jax.numpy as jnp
@@ -209,7 +220,9 @@ def conv_transpose2d(
 
 def _conv_kwargs(geo: _Geometry) -> dict:
     """The transposed conv2d's configuration."""
-    return dict(stride=geo.stride, padding=geo.padding, dilation=geo.dilation, groups=geo.groups)
+    return dict(
+        stride=geo.stride, padding=_conv_padding(geo), dilation=geo.dilation, groups=geo.groups
+    )
 
 
 def _plain_conv2d(z, w, geo: _Geometry):
@@ -218,7 +231,7 @@ def _plain_conv2d(z, w, geo: _Geometry):
         z,
         w,
         window_strides=geo.stride,
-        padding=geo.padding,
+        padding=_conv_padding(geo),
         rhs_dilation=geo.dilation,
         dimension_numbers=("NHWC", "HWIO", "NHWC"),
         feature_group_count=geo.groups,
@@ -232,7 +245,7 @@ def _forward(x, w, b, geo: _Geometry):
     out_hw = _out_hw(geo, x.shape[1:3], w.shape[:2])
     reached = _reached_hw(geo, out_hw)
     y = conv2d_grad_input(x, w, (n, *reached, c_out), **_conv_kwargs(geo))
-    if reached != out_hw:  # output_padding >= stride: rows no input reaches are zero
+    if reached != out_hw:  # output_padding > p_b: the rows past the full output are zero
         cfg = [(0, 0, 0), (0, out_hw[0] - reached[0], 0), (0, out_hw[1] - reached[1], 0)]
         y = lax.pad(y, jnp.zeros((), y.dtype), [*cfg, (0, 0, 0)])
     if b is not None:
@@ -280,7 +293,8 @@ def _conv_transpose2d_bwd(geo: _Geometry, has_bias: bool, res: _ConvTranspose2dR
 
     with the same stride, crop-as-padding, dilation and groups, and
     :math:`\partial L/\partial b = \sum_{n,i} \bar Y_{n,i}`. Rows of :math:`\bar Y` past the
-    ones an input reaches (``output_padding >= stride``) meet no :math:`(o, k)`: they drop out.
+    full output (``output_padding > p_b``) meet no :math:`(o, k)`: they drop out; the conv
+    in question pads its bottom by :math:`\max(p_b - q, 0)`.
     In channels, :math:`W`'s ``(C_out/groups, C_in)`` are the conv's (I, O), so ∂L/∂X is a
     plain grouped conv2d and ∂L/∂W a conv2d weight gradient whose "input" is :math:`\bar Y`.
 

@@ -37,7 +37,18 @@ class _Axis(NamedTuple):
 
 
 def _nearest(size_in: int, size_out: int, scale: float | None) -> _Axis:
-    """PyTorch's legacy nearest, in its float32 arithmetic: ``floor(dst * r)``, clamped."""
+    """PyTorch's legacy nearest, in its float32 arithmetic: ``floor(dst * r)``, clamped.
+
+    As PyTorch's ``nearest_idx``, an unchanged size copies and a doubled one takes ``dst // 2``,
+    whatever ``scale`` says.
+    """
+    if size_out in (size_in, 2 * size_in):
+        src = (
+            tuple(range(size_out))
+            if size_out == size_in
+            else tuple(o // 2 for o in range(size_out))
+        )
+        return _Axis(src, src, (1.0,) * size_out, (0.0,) * size_out, size_in)
     r = np.float32(1.0 / scale) if scale is not None else np.float32(size_in) / np.float32(size_out)
     src = np.floor(np.arange(size_out, dtype=np.float32) * r).astype(np.int64)
     src = tuple(int(i) for i in np.minimum(src, size_in - 1))

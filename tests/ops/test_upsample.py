@@ -22,6 +22,12 @@ def test_nearest_picks_floor_of_dst_times_ratio():
     # scale_factor 1.7: W_out = floor(8.5) = 8, src = floor(dst / 1.7)
     got = ops.upsample2d(x, scale_factor=(1, 1.7))[0, 0, :, 0]
     np.testing.assert_array_equal(got, [0, 0, 1, 1, 2, 2, 3, 4])
+    # PyTorch's nearest_idx: an unchanged or doubled size ignores the scale (1.1 -> 5, 2.1 -> 10)
+    np.testing.assert_array_equal(
+        ops.upsample2d(x, scale_factor=(1, 1.1))[0, 0, :, 0], x[0, 0, :, 0]
+    )
+    got = ops.upsample2d(x, scale_factor=(1, 2.1))[0, 0, :, 0]
+    np.testing.assert_array_equal(got, np.arange(10) // 2)
 
 
 def test_bilinear_half_pixel_and_align_corners():

@@ -43,9 +43,17 @@ CASES = [
         fd=True,
     ),
     _case("k2-s3-gt-kernel-h3w4", (2, 3, 4, 2), (2, 2), 3, stride=3, output_padding=(2, 1)),
-    # output_padding 2 >= stride 1 (allowed by dilation 3): two rows no input reaches
+    # output_padding 2 >= stride 1 (dilation 3 allows it) with crop (1, 2): on H one row
+    # is given back and one lies past the full output (zero); on W both are given back
     _case(
-        "k2-d3-s1-op2-past-stride", (1, 3, 4, 2), (2, 2), 2, dilation=3, output_padding=2, fd=True
+        "k2-d3-s1-op2-past-stride",
+        (1, 3, 4, 2),
+        (2, 2),
+        2,
+        dilation=3,
+        output_padding=2,
+        padding=(1, 2),
+        fd=True,
     ),
     _case(
         "k3-depthwise-s2-c3", (2, 4, 4, 3), (3, 3), 3, groups=3, stride=2, padding=(1, 0), fd=True
