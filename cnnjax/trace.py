@@ -106,10 +106,12 @@ def _norm(a) -> float:
     return float(jnp.sqrt(jnp.sum(jnp.square(jnp.asarray(a, jnp.float32)))))
 
 
-def _rel(hand, auto) -> float:
-    """Largest absolute difference relative to the largest autodiff entry (0 for all-zero)."""
+def _rel(hand, auto, scale: float | None = None) -> float:
+    """Largest absolute difference relative to ``scale`` (default: the largest autodiff entry;
+    0 for all-zero)."""
     hand, auto = np.asarray(hand, np.float64), np.asarray(auto, np.float64)
-    scale = float(np.max(np.abs(auto), initial=0.0))
+    if scale is None:
+        scale = float(np.max(np.abs(auto), initial=0.0))
     diff = float(np.max(np.abs(hand - auto), initial=0.0))
     return diff / scale if scale > 0 else diff
 
@@ -156,10 +158,14 @@ def _layer_row(i: int, layers, hand, auto) -> LayerTrace:
     param_norms = {}
     hp = jax.tree_util.tree_flatten_with_path(_at(hparams, path))[0]
     ap = jax.tree.leaves(_at(aparams, path))
+    # A parameter gradient is judged on the scale of the layer's largest one: a gradient that
+    # is zero up to cancellation (a batch-norm scale before a saturated activation) is then
+    # compared as the rounding noise it is, not as 100% relative error between two noises.
+    scale = max((float(np.max(np.abs(np.asarray(a)), initial=0.0)) for a in ap), default=0.0)
     for (kpath, h_leaf), a_leaf in zip(hp, ap, strict=True):
         name = "/".join(str(getattr(k, "key", k)) for k in kpath)
         param_norms[name] = (_norm(h_leaf), _norm(a_leaf))
-        rel[f"param:{name}"] = _rel(h_leaf, a_leaf)
+        rel[f"param:{name}"] = _rel(h_leaf, a_leaf, scale or None)
     return LayerTrace(
         path="/".join(path) or layer_name(layer).lower(),
         kind=layer_name(layer),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import pathlib
+import re
 
 import jax
 import jax.numpy as jnp
@@ -36,7 +37,11 @@ def test_walkthrough_gradients_equal_autodiff_and_the_step_lowers_the_loss(tmp_p
     page = (SCRIPT.parents[1] / "docs" / "walkthrough.md").read_text()
     shown = page.split("## What the script prints\n\n```text\n", 1)[1].split("```", 1)[0]
     here = printed.replace(f"wrote {tmp_path}/", "wrote runs/walkthrough/")
-    assert shown.strip() == here.strip(), "docs/walkthrough.md's output is stale: rerun the script"
+
+    def values(text):  # the rounding-level error figures depend on XLA's compile options
+        return re.sub(r"(dL/d\w+\s+)\S+e[-+]\d+", r"\1<error>", text).strip()
+
+    assert values(shown) == values(here), "docs/walkthrough.md's output is stale: rerun the script"
 
 
 def test_textbook_formulas_hold_for_the_printed_quantities():

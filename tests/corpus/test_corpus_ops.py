@@ -67,7 +67,7 @@ CASES = [
     ("gap-rank3", lambda: cj.global_avg_pool2d(X[0]), V, "rank 4"),
     ("gap-numpy", lambda: cj.global_avg_pool2d(np.ones((1, 2, 2, 1), N32)), None, ""),
     # losses
-    ("xent-float-labels", lambda: cj.softmax_cross_entropy(LOGITS, FLOAT_LABELS), T, "labels"),
+    ("xent-float-labels", lambda: cj.softmax_cross_entropy(LOGITS, FLOAT_LABELS), V, "labels"),
     ("xent-label-count", lambda: cj.softmax_cross_entropy(LOGITS, LABELS[:3]), V, "labels"),
     ("xent-logits-rank1", lambda: cj.softmax_cross_entropy(LOGITS[0], LABELS[:1]), V, "logits"),
     (
@@ -94,7 +94,7 @@ CASES = [
     ("bn-scale-shape", lambda: cj.batch_norm(X, jnp.ones((4,), X.dtype), C3), V, "`scale`"),
     ("bn-eps-negative", lambda: cj.batch_norm(X, C3, C3, eps=-1.0), V, "`eps`"),
     ("bn-int", lambda: cj.batch_norm(X.astype(jnp.int32), C3, C3), T, "float"),
-    ("ln-bias-shape", lambda: cj.layer_norm(X, C3, jnp.ones((5,))), V, "`bias`"),
+    ("ln-bias-shape", lambda: cj.layer_norm(X, C3, jnp.ones((5,), X.dtype)), V, "`bias`"),
     ("ln-eps-zero", lambda: cj.layer_norm(X, C3, C3, eps=0.0), V, "`eps`"),
     # dropout, activations, shape
     ("dropout-rate-1.5", lambda: cj.dropout(X, KEY, rate=1.5), V, "`rate`"),
