@@ -36,7 +36,7 @@ from cnnjax.rundir import RunLock, check_writable, commit_staging, staging_dir
 from cnnjax.steps import compiled_steps, evaluate, step_key
 
 CHECKPOINT = "checkpoint.npz"
-OUTPUTS = ("metrics.jsonl", "summary.json", "config.toml", "curves.png", CHECKPOINT)
+OUTPUTS = ("metrics.jsonl", "summary.json", "config.toml", "curves.png", "denoise.png", CHECKPOINT)
 # Keys that may change between a run and its ``--resume`` (everything else must match).
 # Re-exported: the experiment and the evaluation live in their own modules.
 __all__ = [
@@ -93,7 +93,7 @@ def train_epoch(exp: Experiment, config, carry, epoch: int, *, train_step, place
     params, state, opt_state = carry
     t = config.train
     bar = ProgressBar(exp.steps_per_epoch, f"epoch {epoch}/{t.epochs}")
-    losses, accs, checked, images, compile_seconds = [], [], 0, 0, 0.0
+    losses, scores, checked, images, compile_seconds = [], [], 0, 0, 0.0
     start = time.perf_counter()
     batches = host_batches(
         exp.data.train_images,
@@ -111,9 +111,9 @@ def train_epoch(exp: Experiment, config, carry, epoch: int, *, train_step, place
             tic = time.perf_counter()
             train_step = train_step.lower(params, state, opt_state, x, y, key).compile()
             compile_seconds = time.perf_counter() - tic
-        params, state, opt_state, loss, acc = train_step(params, state, opt_state, x, y, key)
+        params, state, opt_state, loss, score = train_step(params, state, opt_state, x, y, key)
         losses.append(loss)
-        accs.append(acc)
+        scores.append(score)
         images += x.shape[0]
         if (step + 1) % 20 == 0:
             checked = _check_finite(losses, checked, epoch, exp.steps_per_epoch, bar)
@@ -121,9 +121,11 @@ def train_epoch(exp: Experiment, config, carry, epoch: int, *, train_step, place
     _check_finite(losses, checked, epoch, exp.steps_per_epoch, bar)
     bar.close()
     seconds = time.perf_counter() - start - compile_seconds
+    mean_loss, mean_metric = (
+        float(np.mean(np.asarray(jnp.stack(v), np.float64))) for v in (losses, scores)
+    )
     metrics = {
-        "train_loss": float(np.mean(np.asarray(jnp.stack(losses), np.float64))),
-        "train_accuracy": float(np.mean(np.asarray(jnp.stack(accs), np.float64))),
+        **exp.task.record(mean_loss, mean_metric, "train"),  # train_loss (and train_accuracy)
         "steps": len(losses),
         "compile_seconds": compile_seconds,
         "train_seconds": seconds,
@@ -197,13 +199,15 @@ def train_and_evaluate(
         if plan.done is not None:
             return plan.done
         try:
-            history = _train(out, exp, config, plan, placement, verbose and main, on_epoch_end)
+            history, carry = _train(
+                out, exp, config, plan, placement, verbose and main, on_epoch_end
+            )
         finally:
             if plan.stage is not None:
                 shutil.rmtree(plan.stage, ignore_errors=True)
     previous = sum(r["epoch_seconds"] for r in plan.history)
     wall = previous + time.perf_counter() - start
-    return _finish(out, config, exp, history, wall, write=main)
+    return _finish(out, config, exp, history, wall, carry, write=main)
 
 
 def _initialize_distributed(config: ExperimentConfig) -> None:
@@ -254,7 +258,7 @@ def _plan_main(out: Path, exp, config, resume: bool, overwrite: bool, verbose: b
         carry, history = _restore(ckpt, exp, config)
         done = len(history)
         if done == config.train.epochs:
-            return carry, history, None, _finished(out, config, exp, history)
+            return carry, history, None, _finished(out, config, exp, history, carry)
         if verbose:
             print(
                 f"resuming {out} at epoch {done + 1}/{config.train.epochs} (checkpoint of "
@@ -277,7 +281,7 @@ def _plan_main(out: Path, exp, config, resume: bool, overwrite: bool, verbose: b
     return None, [], staging_dir(out), None
 
 
-def _finished(out: Path, config, exp, history: list) -> dict[str, Any]:
+def _finished(out: Path, config, exp, history: list, carry) -> dict[str, Any]:
     """A resumed run with no epochs left: its summary, files untouched (written only when
     the run was killed between its last checkpoint and its summary)."""
     print(f"{out}: the run has finished all {len(history)} epochs; nothing to do", file=sys.stderr)
@@ -288,15 +292,16 @@ def _finished(out: Path, config, exp, history: list) -> dict[str, Any]:
     except (OSError, ValueError):
         pass
     wall = sum(r["epoch_seconds"] for r in history)
-    return _finish(out, config, exp, history, wall, write=True)
+    return _finish(out, config, exp, history, wall, carry, write=True)
 
 
-def _train(out, exp, config, plan: _Plan, placement, verbose: bool, on_epoch_end) -> list:
-    """The epochs from the plan's last one to ``train.epochs``; returns the whole history."""
+def _train(out, exp, config, plan: _Plan, placement, verbose: bool, on_epoch_end):
+    """The epochs from the plan's last one to ``train.epochs``; returns the whole history
+    and the last carry ``(params, state, opt_state)``."""
     main = distributed.is_main_process()
     carry, history, stage = placement.replicate(plan.carry), list(plan.history), plan.stage
     train_step, eval_step = compiled_steps(config, exp, placement)
-    d = exp.data
+    test_inputs, test_targets = exp.task.test_arrays(exp.data)  # denoise: fixed noisy images
     for epoch in range(len(history) + 1, config.train.epochs + 1):
         epoch_start = time.perf_counter()
         try:
@@ -307,17 +312,17 @@ def _train(out, exp, config, plan: _Plan, placement, verbose: bool, on_epoch_end
             if main and history and config.output.plot:
                 plot_curves(out / "curves.png", history, _title(config))
             raise
-        test_loss, test_acc = evaluate(
+        test_loss, test_metric = evaluate(
             eval_step,
             carry[0],
             carry[1],
-            d.test_images,
-            d.test_labels,
+            test_inputs,
+            test_targets,
             config.train.eval_batch_size,
             placement,
         )
         record = {"epoch": epoch, "epochs": config.train.epochs, **record}
-        record.update(test_loss=test_loss, test_accuracy=test_acc)
+        record.update(exp.task.record(test_loss, test_metric, "test"))
         record["epoch_seconds"] = time.perf_counter() - epoch_start
         history.append(record)
         trees = dict(zip(("params", "state", "opt_state"), distributed.to_host(carry), strict=True))
@@ -330,7 +335,7 @@ def _train(out, exp, config, plan: _Plan, placement, verbose: bool, on_epoch_end
             print(format_epoch(record), flush=True)
         if on_epoch_end is not None:
             on_epoch_end(epoch, record)
-    return history
+    return history, carry
 
 
 def _save_epoch(folder: Path, config, exp: Experiment, trees, history: list) -> None:
@@ -365,7 +370,9 @@ def check_resumable(
     """Raise a ``CheckpointError`` unless the run of ``meta`` may continue under ``config``:
     the same settings but the resumable ones, and no fewer epochs than it has done."""
     require_meta(ckpt, meta, ("epoch", "history", "config"))
-    was, now = flatten(meta["config"]), flatten(cfgmod.to_dict(config))
+    # A checkpoint from before ``[task]`` existed has no task keys: it was a classifier.
+    was = {**flatten(cfgmod.to_dict(cfgmod.TaskConfig()), "task."), **flatten(meta["config"])}
+    now = flatten(cfgmod.to_dict(config))
     changed = [
         f"`{k}` was {was.get(k)!r} and is now {now.get(k)!r}"
         for k in sorted(set(was) | set(now))
@@ -396,17 +403,16 @@ def check_resumable(
         )
 
 
-def _finish(out: Path, config, exp, history: list, wall: float, *, write: bool) -> dict[str, Any]:
+def _finish(out: Path, config, exp, history: list, wall: float, carry, *, write: bool) -> dict:
+    """The summary; on the writing process also ``summary.json`` (last, after the task's
+    pictures, so a summary on disk means the run's files are complete), metrics, curves."""
     last = history[-1]
     train_seconds = sum(r["train_seconds"] for r in history)
     images = sum(r["steps"] for r in history) * config.train.batch_size
     summary = {
         "name": config.name,
-        "test_accuracy": last["test_accuracy"],
-        "test_loss": last["test_loss"],
-        "train_accuracy": last["train_accuracy"],
-        "train_loss": last["train_loss"],
-        "best_test_accuracy": max(r["test_accuracy"] for r in history),
+        **exp.task.summary(history),  # test_accuracy, ... or test_mse, best_test_mse
+        **exp.task.baseline(exp.data),  # denoise: noisy_mse
         "epochs": last["epoch"],
         "total_steps": sum(r["steps"] for r in history),
         "wall_seconds": wall,
@@ -418,8 +424,14 @@ def _finish(out: Path, config, exp, history: list, wall: float, *, write: bool) 
     }
     if not write:  # another process than 0: same summary, nothing written
         return summary
-    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     write_metrics(out / "metrics.jsonl", history)
     if config.output.plot:
-        plot_curves(out / "curves.png", history, _title(config))
+        plot_curves(out / "curves.png", history, _title(config), baselines=_baselines(summary))
+        exp.task.plot_examples(out, exp, *distributed.to_host(carry)[:2], title=_title(config))
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _baselines(summary: Mapping[str, Any]) -> dict[str, float]:
+    """Horizontal reference lines for curves.png: the noisy input's MSE (denoise)."""
+    return {"noisy input": summary["noisy_mse"]} if "noisy_mse" in summary else {}
