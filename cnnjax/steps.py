@@ -20,17 +20,26 @@ import optax
 from cnnjax import config as cfgmod
 from cnnjax.config import ExperimentConfig
 from cnnjax.distributed import Placement
+from cnnjax.trace import layer_grad_norms
 
 
 def make_train_step(
-    model, ops, optimizer, *, label_smoothing: float = 0.0, placement: Placement | None = None
+    model,
+    ops,
+    optimizer,
+    *,
+    label_smoothing: float = 0.0,
+    placement: Placement | None = None,
+    grad_stats: bool = False,
 ) -> Callable:
     """The jitted step ``(params, state, opt_state, images, labels, key) -> (params, state,
     opt_state, loss, accuracy)``; the loss is the batch mean of ``ops.softmax_cross_entropy``.
 
     With a ``placement``, images and labels are sharded over its ``data`` axis and everything
     else is replicated; the means over the batch (loss, batch-norm statistics) are then
-    global, and XLA inserts the all-reduces.
+    global, and XLA inserts the all-reduces. With ``grad_stats``, the step returns a sixth
+    output: ``{layer: norm of its parameter gradients}`` (:func:`cnnjax.trace.layer_grad_norms`)
+    of the gradients it applied.
     """
 
     def loss_fn(params, state, images, labels, key):
@@ -48,9 +57,10 @@ def make_train_step(
             updates, opt_state = optimizer.update(grads, opt_state, params)
         updates = jax.tree.map(lambda u, p: u.astype(p.dtype), updates, params)
         params = optax.apply_updates(params, updates)
-        return params, state, opt_state, loss, _accuracy(logits, labels)
+        out = (params, state, opt_state, loss, _accuracy(logits, labels))
+        return (*out, layer_grad_norms(model, grads)) if grad_stats else out
 
-    return _jit(train_step, placement, "rrrbbr", "rrrrr")
+    return _jit(train_step, placement, "rrrbbr", "rrrrrr" if grad_stats else "rrrrr")
 
 
 def _jit(fn: Callable, placement: Placement | None, ins: str, outs: str) -> Callable:
@@ -91,12 +101,14 @@ def compiled_steps(
     ``cnnjax.experiment.Experiment``), reused across runs in one process.
 
     The cache key is the whole config but ``name``, ``seed`` and ``output`` (none of which
-    reaches the step: keys are arguments), so it holds everything the model, op set,
-    optimizer, schedule and loss are built from, plus the data-derived class count and steps
-    per epoch, and the devices: a setting added later cannot reuse a stale step.
+    reaches the step: keys are arguments) with ``output.grad_stats`` put back (it does), so
+    it holds everything the model, op set, optimizer, schedule and loss are built from, plus
+    the data-derived class count and steps per epoch, and the devices: a setting added
+    later cannot reuse a stale step.
     """
     skip = ("name", "seed", "output")
     settings = {k: v for k, v in cfgmod.to_dict(config).items() if k not in skip}
+    settings["grad_stats"] = config.output.grad_stats
     key = json.dumps(
         [settings, exp.num_classes, exp.steps_per_epoch, placement and placement.key],
         sort_keys=True,
@@ -108,7 +120,12 @@ def compiled_steps(
         ls = config.train.label_smoothing
         _STEP_CACHE[key] = (
             make_train_step(
-                exp.model, exp.ops, exp.optimizer, label_smoothing=ls, placement=placement
+                exp.model,
+                exp.ops,
+                exp.optimizer,
+                label_smoothing=ls,
+                placement=placement,
+                grad_stats=config.output.grad_stats,
             ),
             make_eval_step(exp.model, exp.ops, placement),
         )

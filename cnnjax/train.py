@@ -31,12 +31,27 @@ from cnnjax.config import ConfigError, ExperimentConfig
 from cnnjax.distributed import Placement, host_batches
 from cnnjax.evaluation import evaluate_checkpoint
 from cnnjax.experiment import Experiment, build_experiment, flatten, make_optimizer, probe_optimizer
-from cnnjax.metrics import ProgressBar, format_epoch, plot_curves, write_metrics, write_text_atomic
+from cnnjax.metrics import (
+    ProgressBar,
+    format_epoch,
+    mean_grad_norms,
+    plot_curves,
+    plot_grad_norms,
+    write_metrics,
+    write_text_atomic,
+)
 from cnnjax.rundir import RunLock, check_writable, commit_staging, staging_dir
 from cnnjax.steps import compiled_steps, evaluate, step_key
 
 CHECKPOINT = "checkpoint.npz"
-OUTPUTS = ("metrics.jsonl", "summary.json", "config.toml", "curves.png", CHECKPOINT)
+OUTPUTS = (
+    "metrics.jsonl",
+    "summary.json",
+    "config.toml",
+    "curves.png",
+    "grad_norms.png",
+    CHECKPOINT,
+)
 # Keys that may change between a run and its ``--resume`` (everything else must match).
 # Re-exported: the experiment and the evaluation live in their own modules.
 __all__ = [
@@ -93,7 +108,7 @@ def train_epoch(exp: Experiment, config, carry, epoch: int, *, train_step, place
     params, state, opt_state = carry
     t = config.train
     bar = ProgressBar(exp.steps_per_epoch, f"epoch {epoch}/{t.epochs}")
-    losses, accs, checked, images, compile_seconds = [], [], 0, 0, 0.0
+    losses, accs, norms, checked, images, compile_seconds = [], [], [], 0, 0, 0.0
     start = time.perf_counter()
     batches = host_batches(
         exp.data.train_images,
@@ -111,9 +126,12 @@ def train_epoch(exp: Experiment, config, carry, epoch: int, *, train_step, place
             tic = time.perf_counter()
             train_step = train_step.lower(params, state, opt_state, x, y, key).compile()
             compile_seconds = time.perf_counter() - tic
-        params, state, opt_state, loss, acc = train_step(params, state, opt_state, x, y, key)
+        params, state, opt_state, loss, acc, *step_norms = train_step(
+            params, state, opt_state, x, y, key
+        )
         losses.append(loss)
         accs.append(acc)
+        norms += step_norms  # [] unless output.grad_stats: one {layer: norm} per step
         images += x.shape[0]
         if (step + 1) % 20 == 0:
             checked = _check_finite(losses, checked, epoch, exp.steps_per_epoch, bar)
@@ -129,6 +147,8 @@ def train_epoch(exp: Experiment, config, carry, epoch: int, *, train_step, place
         "train_seconds": seconds,
         "images_per_second": images / seconds,
     }
+    if norms:
+        metrics["grad_norms"] = mean_grad_norms(norms)
     return (params, state, opt_state), metrics
 
 
@@ -145,7 +165,9 @@ def train_and_evaluate(
 
     Writes to ``workdir`` (default ``config.output.dir`` or ``runs/<name>``):
     ``metrics.jsonl`` (one JSON object per epoch), ``summary.json``, ``config.toml`` (the
-    resolved config), ``curves.png`` and ``checkpoint.npz`` (after every epoch, atomically).
+    resolved config), ``curves.png`` and ``checkpoint.npz`` (after every epoch, atomically);
+    with ``output.grad_stats``, each epoch's record also has ``grad_norms`` and
+    ``grad_norms.png`` plots them.
 
     Everything that can be checked is checked before the folder is touched: that it is
     writable, the config, the data, the model, the optimizer (one eager update on the real
@@ -304,8 +326,8 @@ def _train(out, exp, config, plan: _Plan, placement, verbose: bool, on_epoch_end
                 exp, config, carry, epoch, train_step=train_step, placement=placement
             )
         except NonFiniteLossError:
-            if main and history and config.output.plot:
-                plot_curves(out / "curves.png", history, _title(config))
+            if main and history:
+                _plot(out, config, history)
             raise
         test_loss, test_acc = evaluate(
             eval_step,
@@ -420,6 +442,14 @@ def _finish(out: Path, config, exp, history: list, wall: float, *, write: bool) 
         return summary
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     write_metrics(out / "metrics.jsonl", history)
-    if config.output.plot:
-        plot_curves(out / "curves.png", history, _title(config))
+    _plot(out, config, history)
     return summary
+
+
+def _plot(out: Path, config: ExperimentConfig, history: list) -> None:
+    """``curves.png``, and ``grad_norms.png`` when some epoch logged gradient norms."""
+    if not config.output.plot:
+        return
+    plot_curves(out / "curves.png", history, _title(config))
+    if any("grad_norms" in r for r in history):
+        plot_grad_norms(out / "grad_norms.png", history, _title(config))
