@@ -34,7 +34,7 @@ def main() -> None:
     for flag in (False, True):
         config = load_config(args.config, [f"output.grad_stats={str(flag).lower()}"])
         exp = train.build_experiment(config)
-        placement = train._placement(config)
+        placement = train.placement_for(config)
         step, _ = compiled_steps(config, exp, placement)
         carry = placement.replicate((exp.params, exp.state, exp.opt_state))
         runs[flag] = (config, exp, placement, step, carry)

@@ -16,9 +16,9 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -26,11 +26,11 @@ import numpy as np
 
 from cnnjax import config as cfgmod
 from cnnjax import distributed
-from cnnjax.checkpoint import CheckpointError, load_checkpoint, require_meta, save_checkpoint
+from cnnjax.checkpoint import load_checkpoint, save_checkpoint
 from cnnjax.config import ConfigError, ExperimentConfig
 from cnnjax.distributed import Placement, host_batches
 from cnnjax.evaluation import evaluate_checkpoint
-from cnnjax.experiment import Experiment, build_experiment, flatten, make_optimizer, probe_optimizer
+from cnnjax.experiment import Experiment, build_experiment, make_optimizer, probe_optimizer
 from cnnjax.metrics import (
     ProgressBar,
     format_epoch,
@@ -40,19 +40,10 @@ from cnnjax.metrics import (
     write_metrics,
     write_text_atomic,
 )
-from cnnjax.rundir import RunLock, check_writable, commit_staging, staging_dir
+from cnnjax.resume import CHECKPOINT, OUTPUTS, Plan, check_resumable, plan_run
+from cnnjax.rundir import RunLock, check_writable, commit_staging
 from cnnjax.steps import compiled_steps, evaluate, step_key
 
-CHECKPOINT = "checkpoint.npz"
-OUTPUTS = (
-    "metrics.jsonl",
-    "summary.json",
-    "config.toml",
-    "curves.png",
-    "grad_norms.png",
-    CHECKPOINT,
-)
-# Keys that may change between a run and its ``--resume`` (everything else must match).
 # Re-exported: the experiment and the evaluation live in their own modules.
 __all__ = [
     "Experiment",
@@ -60,17 +51,11 @@ __all__ = [
     "build_experiment",
     "evaluate_checkpoint",
     "make_optimizer",
+    "placement_for",
     "probe_optimizer",
     "train_and_evaluate",
     "train_epoch",
 ]
-RESUMABLE_CHANGES = (
-    "train.epochs",
-    "train.eval_batch_size",
-    "train.devices",
-    "output.",
-    "distributed.",
-)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -213,11 +198,12 @@ def train_and_evaluate(
             )
     exp = build_experiment(config)
     probe_optimizer(exp, config)
-    placement = _placement(config)
+    placement = placement_for(config)
     with RunLock(out) if main else contextlib.nullcontext():
-        plan = _plan(out, exp, config, resume=resume, overwrite=overwrite, verbose=verbose)
-        if plan.done is not None:
-            return plan.done
+        plan = plan_run(out, exp, config, resume=resume, overwrite=overwrite, verbose=verbose)
+        if plan.finished:
+            summary = _finished(out, config, exp, plan.history) if main else None
+            return distributed.broadcast_json(summary)
         try:
             history = _train(out, exp, config, plan, placement, verbose and main, on_epoch_end)
         finally:
@@ -235,7 +221,7 @@ def _initialize_distributed(config: ExperimentConfig) -> None:
         raise ConfigError(config.source, "distributed", str(e)) from None
 
 
-def _placement(config: ExperimentConfig) -> Placement:
+def placement_for(config: ExperimentConfig) -> Placement:
     """The devices of ``train.devices``; their errors as ``ConfigError`` naming the key."""
     try:
         placement = distributed.make_placement(config.train.devices)
@@ -246,57 +232,6 @@ def _placement(config: ExperimentConfig) -> Placement:
     except ValueError as e:
         raise ConfigError(config.source, "train.batch_size", str(e)) from None
     return placement
-
-
-class _Plan(NamedTuple):
-    """Where a run starts: its carry and history, the staging folder of a new run (None when
-    resuming into ``out``), and the summary of a run that has nothing left to do."""
-
-    carry: Any
-    history: list
-    stage: Path | None
-    done: dict | None
-
-
-def _plan(out: Path, exp: Experiment, config, *, resume: bool, overwrite: bool, verbose: bool):
-    carry, history, stage, done = None, [], None, None
-    if distributed.is_main_process():
-        carry, history, stage, done = _plan_main(out, exp, config, resume, overwrite, verbose)
-    if carry is None:
-        carry = distributed.to_host((exp.params, exp.state, exp.opt_state))
-    history = distributed.broadcast_json(history)
-    done = distributed.broadcast_json(done)
-    return _Plan(distributed.broadcast_from_main(carry), history, stage, done)
-
-
-def _plan_main(out: Path, exp, config, resume: bool, overwrite: bool, verbose: bool):
-    ckpt = out / CHECKPOINT
-    earlier = [name for name in OUTPUTS if (out / name).exists()]
-    if resume and ckpt.exists():
-        carry, history = _restore(ckpt, exp, config)
-        done = len(history)
-        if done == config.train.epochs:
-            return carry, history, None, _finished(out, config, exp, history)
-        if verbose:
-            print(
-                f"resuming {out} at epoch {done + 1}/{config.train.epochs} (checkpoint of "
-                f"epoch {done})",
-                file=sys.stderr,
-            )
-        return carry, history, None, None
-    if earlier and resume:
-        raise CheckpointError(
-            f"{out} holds {', '.join(earlier)} but no {CHECKPOINT} to resume from; pass "
-            "--overwrite to replace it, or --out for another directory"
-        )
-    if earlier and not overwrite:
-        raise CheckpointError(
-            f"{out} already holds a run ({', '.join(earlier)}); pass --resume to continue it, "
-            "--overwrite to replace it, or --out for another directory"
-        )
-    if resume and verbose:
-        print(f"no checkpoint in {out}, starting from epoch 1", file=sys.stderr)
-    return None, [], staging_dir(out), None
 
 
 def _finished(out: Path, config, exp, history: list) -> dict[str, Any]:
@@ -313,7 +248,7 @@ def _finished(out: Path, config, exp, history: list) -> dict[str, Any]:
     return _finish(out, config, exp, history, wall, write=True)
 
 
-def _train(out, exp, config, plan: _Plan, placement, verbose: bool, on_epoch_end) -> list:
+def _train(out, exp, config, plan: Plan, placement, verbose: bool, on_epoch_end) -> list:
     """The epochs from the plan's last one to ``train.epochs``; returns the whole history."""
     main = distributed.is_main_process()
     carry, history, stage = placement.replicate(plan.carry), list(plan.history), plan.stage
@@ -371,51 +306,6 @@ def _save_epoch(folder: Path, config, exp: Experiment, trees, history: list) -> 
 
 def _title(config: ExperimentConfig) -> str:
     return f"{config.name} ({config.train.grad} VJPs)"
-
-
-def _restore(ckpt: Path, exp: Experiment, config: ExperimentConfig):
-    """The checkpoint's carry and history, after checking it may continue under ``config``."""
-    templates = {"params": exp.params, "state": exp.state, "opt_state": exp.opt_state}
-    trees, meta = load_checkpoint(ckpt, templates)
-    check_resumable(ckpt, meta, config)
-    return tuple(trees[k] for k in templates), list(meta["history"])
-
-
-def check_resumable(
-    ckpt: Path, meta: Mapping[str, Any], config: ExperimentConfig, *, warn: bool = True
-) -> None:
-    """Raise a ``CheckpointError`` unless the run of ``meta`` may continue under ``config``:
-    the same settings but the resumable ones, and no fewer epochs than it has done."""
-    require_meta(ckpt, meta, ("epoch", "history", "config"))
-    was, now = flatten(meta["config"]), flatten(cfgmod.to_dict(config))
-    changed = [
-        f"`{k}` was {was.get(k)!r} and is now {now.get(k)!r}"
-        for k in sorted(set(was) | set(now))
-        if was.get(k) != now.get(k) and not k.startswith(RESUMABLE_CHANGES)
-    ]
-    if changed:
-        raise CheckpointError(
-            f"{ckpt}: cannot resume with other settings: {'; '.join(changed)} "
-            "(only train.epochs, train.eval_batch_size, train.devices, output.* and "
-            "distributed.* may change; use --out for a new run)"
-        )
-    done, epochs = len(meta["history"]), config.train.epochs
-    if done != meta["epoch"]:
-        raise CheckpointError(
-            f"{ckpt}: damaged metadata: epoch {meta['epoch']} but {done} history records"
-        )
-    if epochs < done:
-        raise CheckpointError(
-            f"{ckpt}: cannot resume to `train.epochs`={epochs}: the run has done "
-            f"{done} epochs (a resume never drops epochs; use --out for a new run)"
-        )
-    first = was.get("train.epochs")
-    if warn and epochs > done and first != epochs and config.optimizer.schedule is not None:
-        print(
-            f"cnnjax: warning: extending the run from {first} to {epochs} epochs: the "
-            "learning-rate schedule is resolved for the new length from here on",
-            file=sys.stderr,
-        )
 
 
 def _finish(out: Path, config, exp, history: list, wall: float, *, write: bool) -> dict[str, Any]:
