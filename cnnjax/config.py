@@ -167,10 +167,16 @@ class DistributedConfig:
 
 @dataclass(frozen=True)
 class OutputConfig:
-    """``[output]``: where the run goes (default ``runs/<name>``) and what it writes."""
+    """``[output]``: where the run goes (default ``runs/<name>``) and what it writes.
+
+    ``grad_stats = true`` adds ``grad_norms`` to every epoch's record in ``metrics.jsonl``
+    (per layer, the mean over the epoch's steps of the norm of that layer's parameter
+    gradients, as training applied them) and plots them to ``grad_norms.png``.
+    """
 
     dir: str | None = None
     plot: bool = True
+    grad_stats: bool = False
 
 
 @dataclass(frozen=True)

@@ -189,3 +189,46 @@ def plot_denoising(path: Path, clean, noisy, reconstructed, title: str) -> None:
     fig.suptitle(title, fontsize=10)
     path.parent.mkdir(parents=True, exist_ok=True)
     _save(fig, path)
+
+
+def mean_grad_norms(per_step: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """``{layer: mean over the steps}`` of per-step ``{layer: gradient norm}`` records (device
+    scalars: one stack per layer at the end of the epoch, no per-step host transfer)."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    return {
+        layer: float(np.mean(np.asarray(jnp.stack([r[layer] for r in per_step]), np.float64)))
+        for layer in per_step[0]
+    }
+
+
+def plot_grad_norms(path: Path, history: Sequence[Mapping[str, Any]], title: str) -> None:
+    """``grad_norms.png``: each layer's parameter-gradient norm (epoch mean) per epoch, log
+    scale, one line per layer in the model's order (epochs without the record are skipped)."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    logged = [r for r in history if "grad_norms" in r]
+    layers = list(logged[-1]["grad_norms"])
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    cmap = matplotlib.colormaps["viridis"]
+    for i, layer in enumerate(layers):
+        points = [(r["epoch"], r["grad_norms"][layer]) for r in logged if layer in r["grad_norms"]]
+        color = cmap(0.9 * i / max(len(layers) - 1, 1))
+        ax.plot(*zip(*points, strict=True), marker="o", ms=3, label=layer, color=color)
+    if all(v > 0 for r in logged for v in r["grad_norms"].values()):
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("|dL/d params| per layer (epoch mean)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle(title)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    os.replace(tmp, path)

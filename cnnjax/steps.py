@@ -22,6 +22,7 @@ from cnnjax import config as cfgmod
 from cnnjax.config import ExperimentConfig
 from cnnjax.distributed import Placement
 from cnnjax.tasks import Classify, Task
+from cnnjax.trace import layer_grad_norms
 
 
 def make_train_step(
@@ -32,6 +33,7 @@ def make_train_step(
     task: Task | None = None,
     label_smoothing: float = 0.0,
     placement: Placement | None = None,
+    grad_stats: bool = False,
 ) -> Callable:
     """The jitted step ``(params, state, opt_state, images, labels, key) -> (params, state,
     opt_state, loss, metric)``; the loss is the batch mean of ``task.loss`` and the metric
@@ -41,7 +43,9 @@ def make_train_step(
 
     With a ``placement``, images and labels are sharded over its ``data`` axis and everything
     else is replicated; the means over the batch (loss, batch-norm statistics) are then
-    global, and XLA inserts the all-reduces.
+    global, and XLA inserts the all-reduces. With ``grad_stats``, the step returns a sixth
+    output: ``{layer: norm of its parameter gradients}`` (:func:`cnnjax.trace.layer_grad_norms`)
+    of the gradients it applied.
     """
     task = Classify(label_smoothing) if task is None else task
 
@@ -60,9 +64,10 @@ def make_train_step(
             updates, opt_state = optimizer.update(grads, opt_state, params)
         updates = jax.tree.map(lambda u, p: u.astype(p.dtype), updates, params)
         params = optax.apply_updates(params, updates)
-        return params, state, opt_state, loss, jnp.mean(task.score(ops, out, targets))
+        result = (params, state, opt_state, loss, jnp.mean(task.score(ops, out, targets)))
+        return (*result, layer_grad_norms(model, grads)) if grad_stats else result
 
-    return _jit(train_step, placement, "rrrbbr", "rrrrr")
+    return _jit(train_step, placement, "rrrbbr", "rrrrrr" if grad_stats else "rrrrr")
 
 
 def _jit(fn: Callable, placement: Placement | None, ins: str, outs: str) -> Callable:
@@ -106,12 +111,14 @@ def compiled_steps(
     ``cnnjax.experiment.Experiment``), reused across runs in one process.
 
     The cache key is the whole config but ``name``, ``seed`` and ``output`` (none of which
-    reaches the step: keys are arguments), so it holds everything the model, op set,
-    optimizer, schedule and loss are built from, plus the data-derived class count and steps
-    per epoch, and the devices: a setting added later cannot reuse a stale step.
+    reaches the step: keys are arguments) with ``output.grad_stats`` put back (it does), so
+    it holds everything the model, op set, optimizer, schedule and loss are built from, plus
+    the data-derived class count and steps per epoch, and the devices: a setting added
+    later cannot reuse a stale step.
     """
     skip = ("name", "seed", "output")
     settings = {k: v for k, v in cfgmod.to_dict(config).items() if k not in skip}
+    settings["grad_stats"] = config.output.grad_stats
     key = json.dumps(
         [settings, exp.num_classes, exp.steps_per_epoch, placement and placement.key],
         sort_keys=True,
@@ -121,7 +128,14 @@ def compiled_steps(
         if len(_STEP_CACHE) >= 8:
             _STEP_CACHE.pop(next(iter(_STEP_CACHE)))
         _STEP_CACHE[key] = (
-            make_train_step(exp.model, exp.ops, exp.optimizer, task=exp.task, placement=placement),
+            make_train_step(
+                exp.model,
+                exp.ops,
+                exp.optimizer,
+                task=exp.task,
+                placement=placement,
+                grad_stats=config.output.grad_stats,
+            ),
             make_eval_step(exp.model, exp.ops, placement, task=exp.task),
         )
     return _STEP_CACHE[key]
