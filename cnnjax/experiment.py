@@ -88,11 +88,12 @@ def _build_model(config: ExperimentConfig, task: Task, data, num_classes: int, k
     models = {"classify": nn.zoo.MODELS, "denoise": nn.zoo.AUTOENCODERS}
     if name not in models[kind]:
         other = [k for k, zoo in models.items() if k != kind and name in zoo]
-        what = f'a model for task.kind = "{other[0]}"' if other else "unknown model"
+        what = f"{name!r} is a model for task.kind = {other[0]!r}" if other else None
         raise ConfigError(
             src,
             "model.name",
-            f"{what} {name!r}; task.kind = {kind!r} trains one of {sorted(models[kind])}",
+            f"{what or f'unknown model {name!r}'}; task.kind = {kind!r} trains one of "
+            f"{sorted(models[kind])}",
         )
     want = nn.zoo.INPUT_SHAPES.get(name, image_shape)  # autoencoders are fully convolutional
     if image_shape != tuple(want):
