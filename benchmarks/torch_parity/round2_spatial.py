@@ -115,7 +115,7 @@ def _upsample_scale(rng, n):
     """A scale below 1, above 1, one that leaves the size unchanged, or an exact 2."""
     kind = rng.integers(0, 4)
     if kind == 0:
-        s = rng.uniform(1.0 / n + 0.01, 1.0)
+        s = rng.uniform(min(1.0 / n + 0.01, 1.0), 1.0)
     elif kind == 1:
         s = rng.uniform(1.0, 3.5)
     elif kind == 2:
