@@ -89,17 +89,20 @@ __all__ = [
 class DataConfig:
     """``[data]``: the data set passed to ``cnnjax.data.load_dataset(name, **options)``."""
 
+    # ``digits`` (embedded), ``mnist``, ``fashion_mnist``, ``idx``, ``cifar10``, ``synthetic``
     name: str = "digits"
-    augment: str | None = None  # passed to ``epoch_batches(augment=...)``
-    options: dict[str, Any] = field(default_factory=dict)  # ``[data.options]``
+    # training-batch augmentation: ``"crop_flip"``, ``"crop_flip_reflect"`` or none
+    augment: str | None = None
+    # the data set's keyword arguments (``path``, ``limit``, ...; see ``load_dataset``)
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """``[model]``: a zoo model; ``num_classes`` defaults to the data set's."""
 
-    name: str = "digits_cnn"
-    num_classes: int | None = None
+    name: str = "digits_cnn"  # a key of ``cnnjax.nn.zoo.MODELS`` (or ``AUTOENCODERS``)
+    num_classes: int | None = None  # the logits' width; default the data set's class count
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,8 @@ class ScheduleConfig:
     Integer arguments may be ``"total_steps"`` or ``"steps_per_epoch"``.
     """
 
-    name: str
+    name: str  # an ``optax`` schedule, e.g. ``"warmup_cosine_decay_schedule"``
+    # its keyword arguments, written as the table's other keys
     args: dict[str, Any] = field(default_factory=dict)
 
 
@@ -118,9 +122,10 @@ class OptimizerConfig:
     """``[optimizer]``: an optax optimizer by name, its learning rate (a float or a schedule)
     and its other keyword arguments (``args``, written inline in the TOML table)."""
 
-    name: str = "adam"
-    learning_rate: float | None = None
-    schedule: ScheduleConfig | None = None
+    name: str = "adam"  # an ``optax`` optimizer: ``adam``, ``adamw``, ``sgd``, ...
+    learning_rate: float | None = None  # a constant rate (or give ``[optimizer.schedule]``)
+    schedule: ScheduleConfig | None = None  # a learning-rate schedule instead of a constant
+    # the optimizer's other keyword arguments (``weight_decay``, ``momentum``, ...)
     args: dict[str, Any] = field(default_factory=dict)
 
 
@@ -133,19 +138,19 @@ class TaskConfig:
     added to the ``[0, 1]`` pixels (denoise only; 0 for classify).
     """
 
-    kind: Literal["classify", "denoise"] = "classify"
-    noise: float = 0.0
+    kind: Literal["classify", "denoise"] = "classify"  # what the model learns
+    noise: float = 0.0  # denoise: the Gaussian noise's standard deviation on [0, 1] pixels
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """``[train]``: the loop. ``grad`` picks the op set: hand VJPs or JAX autodiff."""
 
-    batch_size: int = 64
-    epochs: int = 10
-    grad: Literal["hand", "autodiff"] = "hand"
-    eval_batch_size: int = 1000
-    label_smoothing: float = 0.0
+    batch_size: int = 64  # global examples per step (split over ``devices``)
+    epochs: int = 10  # passes over the training set (may grow at a ``--resume``)
+    grad: Literal["hand", "autodiff"] = "hand"  # ``cnnjax.ops`` or ``cnnjax.reference``
+    eval_batch_size: int = 1000  # examples per evaluation batch (memory only)
+    label_smoothing: float = 0.0  # classify: ``softmax_cross_entropy(label_smoothing=)``
     # Data parallelism: "all" or a count of (global) devices in the 1-D ``data`` mesh; each
     # batch is split along its first axis over them (see cnnjax.distributed).
     devices: int | str = 1
@@ -160,9 +165,9 @@ class DistributedConfig:
     single-process.
     """
 
-    coordinator_address: str | None = None
-    num_processes: int | None = None
-    process_id: int | None = None
+    coordinator_address: str | None = None  # ``host:port`` of process 0
+    num_processes: int | None = None  # processes (hosts) in the job
+    process_id: int | None = None  # this process's rank, 0 .. num_processes - 1
 
 
 @dataclass(frozen=True)
@@ -174,24 +179,25 @@ class OutputConfig:
     gradients, as training applied them) and plots them to ``grad_norms.png``.
     """
 
-    dir: str | None = None
-    plot: bool = True
-    grad_stats: bool = False
+    dir: str | None = None  # the run folder (``--out`` overrides); default ``runs/<name>``
+    plot: bool = True  # write ``curves.png`` (and the task's pictures)
+    grad_stats: bool = False  # log per-layer gradient norms; plot ``grad_norms.png``
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
     """One experiment. ``source`` (the file it came from) is not a TOML key."""
 
-    name: str
-    seed: int = 0
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    name: str  # the run's name (its default folder ``runs/<name>``)
+    seed: int = 0  # the init key, the batch order and every step's key derive from it
+    data: DataConfig = field(default_factory=DataConfig)  # ``[data]``
+    model: ModelConfig = field(default_factory=ModelConfig)  # ``[model]``
+    # ``[optimizer]``; default ``adam`` at 1e-3
     optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(learning_rate=1e-3))
-    task: TaskConfig = field(default_factory=TaskConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    output: OutputConfig = field(default_factory=OutputConfig)
-    distributed: DistributedConfig = field(default_factory=DistributedConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)  # ``[task]``
+    train: TrainConfig = field(default_factory=TrainConfig)  # ``[train]``
+    output: OutputConfig = field(default_factory=OutputConfig)  # ``[output]``
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)  # multi-host
     source: str = field(default="<config>", compare=False, repr=False)
 
 
