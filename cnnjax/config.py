@@ -1,10 +1,10 @@
 """Experiment configs: TOML files mapped one-to-one onto frozen dataclasses.
 
 A config has ``name``, ``seed`` and the tables ``[data]``, ``[model]``, ``[optimizer]``
-(optionally ``[optimizer.schedule]``), ``[train]`` and ``[output]``. Unknown keys, wrong types
-and impossible values raise :class:`ConfigError` naming the file and the dotted key.
-Overrides (``--set train.epochs=3``) are applied to the raw TOML before validation, so they are
-checked exactly like the file. The generic TOML-to-dataclass machinery is
+(optionally ``[optimizer.schedule]``), ``[task]``, ``[train]`` and ``[output]``. Unknown
+keys, wrong types and impossible values raise :class:`ConfigError` naming the file and the
+dotted key. Overrides (``--set train.epochs=3``) are applied to the raw TOML before
+validation, so they are checked exactly like the file. The generic TOML-to-dataclass machinery is
 :mod:`cnnjax._toml_dataclass`; the optimizer's checks against optax are
 :mod:`cnnjax.optimizer`.
 
@@ -19,6 +19,19 @@ file has a schedule, drop the schedule and give the rate::
     cnnjax train experiments/digits_cnn.toml \
         --set optimizer.schedule=none --set optimizer.learning_rate=1e-3
 
+``[task]`` says what the model learns (:mod:`cnnjax.tasks`). ``kind = "classify"`` (the
+default; a file without ``[task]`` means what it always did) trains a ``cnnjax.nn.zoo.MODELS``
+classifier with ``softmax_cross_entropy`` and reports accuracy. ``kind = "denoise"`` trains
+an image-to-image ``cnnjax.nn.zoo.AUTOENCODERS`` model to map the pixels in ``[0, 1]`` plus
+Gaussian noise of standard deviation ``noise`` back to the clean pixels with ``mse_loss``,
+and reports the test MSE (``test_mse``; ``noisy_mse`` in ``summary.json`` is the noisy
+input's); it refuses ``train.label_smoothing`` and ``model.num_classes``, and ``noise = 0``
+trains a plain autoencoder. ``noise`` must be finite and >= 0, and 0 for classify::
+
+    [task]
+    kind = "denoise"
+    noise = 0.25
+
 >>> raw = {"name": "demo", "optimizer": {"name": "sgd", "learning_rate": 0.1, "momentum": 0.9}}
 >>> cfg = from_dict(raw, source="<demo>")
 >>> cfg.train.batch_size, cfg.optimizer.name, cfg.optimizer.args
@@ -32,7 +45,8 @@ cnnjax._toml_dataclass.ConfigError: <demo>: `train.epoch`: unknown key
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -57,6 +71,7 @@ __all__ = [
     "OptimizerConfig",
     "OutputConfig",
     "ScheduleConfig",
+    "TaskConfig",
     "TrainConfig",
     "apply_override",
     "check_optimizer",
@@ -110,6 +125,19 @@ class OptimizerConfig:
 
 
 @dataclass(frozen=True)
+class TaskConfig:
+    """``[task]``: what the model learns (see :mod:`cnnjax.tasks`).
+
+    ``kind``: ``"classify"`` (logits, cross-entropy, accuracy) or ``"denoise"`` (images in
+    and out, ``mse_loss``, test MSE). ``noise``: the standard deviation of the Gaussian noise
+    added to the ``[0, 1]`` pixels (denoise only; 0 for classify).
+    """
+
+    kind: Literal["classify", "denoise"] = "classify"
+    noise: float = 0.0
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """``[train]``: the loop. ``grad`` picks the op set: hand VJPs or JAX autodiff."""
 
@@ -139,10 +167,16 @@ class DistributedConfig:
 
 @dataclass(frozen=True)
 class OutputConfig:
-    """``[output]``: where the run goes (default ``runs/<name>``) and what it writes."""
+    """``[output]``: where the run goes (default ``runs/<name>``) and what it writes.
+
+    ``grad_stats = true`` adds ``grad_norms`` to every epoch's record in ``metrics.jsonl``
+    (per layer, the mean over the epoch's steps of the norm of that layer's parameter
+    gradients, as training applied them) and plots them to ``grad_norms.png``.
+    """
 
     dir: str | None = None
     plot: bool = True
+    grad_stats: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,6 +188,7 @@ class ExperimentConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(learning_rate=1e-3))
+    task: TaskConfig = field(default_factory=TaskConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
@@ -217,12 +252,26 @@ def _check_values(cfg: ExperimentConfig) -> None:
     dev = t.devices
     ok = dev == "all" or (isinstance(dev, int) and dev >= 1)
     need(ok, "train.devices", f'must be "all" or an integer >= 1, got {dev!r}')
+    _check_task(cfg, need)
     d = cfg.distributed
     n, pid = d.num_processes, d.process_id
     need(n is None or n >= 1, "distributed.num_processes", f"must be >= 1, got {n}")
     bad_pid = pid is not None and (pid < 0 or (n is not None and pid >= n))
     need(not bad_pid, "distributed.process_id", f"must be in [0, num_processes), got {pid}")
     check_optimizer(cfg.optimizer, src)
+
+
+def _check_task(cfg: ExperimentConfig, need: Callable[[bool, str, str], None]) -> None:
+    """``[task]`` and the keys it makes meaningless (the model's kind is checked when the
+    experiment is built, against the zoo)."""
+    kind, noise = cfg.task.kind, cfg.task.noise
+    need(math.isfinite(noise) and noise >= 0, "task.noise", f"must be finite and >= 0, got {noise}")
+    if kind == "classify":
+        need(noise == 0, "task.noise", f'is for task.kind = "denoise"; must be 0, got {noise}')
+        return
+    ls, nc = cfg.train.label_smoothing, cfg.model.num_classes
+    need(ls == 0, "train.label_smoothing", f"is meaningless for task.kind = {kind!r}, got {ls}")
+    need(nc is None, "model.num_classes", f"is meaningless for task.kind = {kind!r}, got {nc}")
 
 
 def _check_name(name: str, src: str) -> None:

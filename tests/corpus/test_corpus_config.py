@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from cnnjax.config import ConfigError, ConfigTypeError, load_config, make_optimizer
+from cnnjax.experiment import build_experiment
 from tests.corpus._outcome import Case, check, run_call, run_case
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = ROOT / "experiments" / "digits_cnn.toml"
+DENOISE = ROOT / "experiments" / "digits_denoise.toml"
 SHIPPED = sorted((ROOT / "experiments").glob("*.toml"))
 BASE = """name = "t"
 [optimizer]
@@ -184,6 +186,35 @@ LOAD_CASES = [
     ("set-into-scalar", BASE, ["name.x=1"], E, "`name`: is not a table"),
     ("bad-toml", BASE + "[train\n", [], E, "invalid TOML"),
     ("latin1-byte", BASE.replace('"t"', '"caf\xe9"'), [], E, "byte 0xe9 at byte offset 11"),
+    ("task-kind-typo", BASE, ["task.kind=denoising"], E, "`task.kind`: must be one of"),
+    ("task-kind-number", BASE, ["task.kind=1"], E, "`task.kind`: must be one of"),
+    ("task-unknown-key", BASE, ["task.sigma=0.1"], E, "`task.sigma`: unknown key"),
+    ("noise-negative", DENOISE, ["task.noise=-0.1"], E, "`task.noise`: must be finite and >= 0"),
+    ("noise-nan", DENOISE, ["task.noise=nan"], E, "`task.noise`: must be finite"),
+    ("noise-inf", DENOISE, ["task.noise=inf"], E, "`task.noise`: must be finite"),
+    ("noise-string", DENOISE, ["task.noise=high"], T, "`task.noise`: must be a number"),
+    ("noise-zero-ok", DENOISE, ["task.noise=0"], None, ""),
+    (
+        "noise-for-classify",
+        BASE,
+        ["task.noise=0.1"],
+        E,
+        '`task.noise`: is for task.kind = "denoise"',
+    ),
+    (
+        "denoise-label-smoothing",
+        DENOISE,
+        ["train.label_smoothing=0.1"],
+        E,
+        "`train.label_smoothing`: is meaningless for task.kind = 'denoise'",
+    ),
+    (
+        "denoise-num-classes",
+        DENOISE,
+        ["model.num_classes=10"],
+        E,
+        "`model.num_classes`: is meaningless for task.kind = 'denoise'",
+    ),
 ]
 
 
@@ -254,6 +285,44 @@ def test_build(sets, per_epoch, error, fragment):
 def test_every_shipped_config_builds_for_one_epoch(path):
     config = load_config(path, ["train.epochs=1"])
     check(run_call(lambda: make_optimizer(config, 3), None, ""))
+
+
+# A model of the other task kind, refused when the experiment is built (the zoo is there).
+MODEL_CASES = [
+    (
+        "classify-autoencoder",
+        DIGITS,
+        "model.name=digits_autoencoder",
+        "'digits_autoencoder' is a model for task.kind = 'denoise'",
+    ),
+    (
+        "denoise-classifier",
+        DENOISE,
+        "model.name=digits_cnn",
+        "'digits_cnn' is a model for task.kind = 'classify'",
+    ),
+    ("denoise-unknown", DENOISE, "model.name=unet", "unknown model 'unet'"),
+]
+
+
+@pytest.mark.parametrize(
+    "path, item, fragment", [c[1:] for c in MODEL_CASES], ids=[c[0] for c in MODEL_CASES]
+)
+def test_model_of_the_other_task_kind(path, item, fragment):
+    config = load_config(path, [item, "data.options.limit=32"])
+    check(run_call(lambda: build_experiment(config), E, f"`model.name`: {fragment}"))
+
+
+def test_denoise_model_whose_output_is_not_image_shaped(monkeypatch):
+    """An image-to-image model must give back the input's shape (the U-Net pools by 2, then
+    upsamples by 2: fine on 8x8; a model that drops a row is refused, naming the key)."""
+    from cnnjax import nn
+
+    crop = lambda: nn.Sequential([nn.Conv2d(1, 2, padding="VALID")])  # noqa: E731  8x8 -> 7x7
+    monkeypatch.setitem(nn.zoo.AUTOENCODERS, "crop", crop)
+    config = load_config(DENOISE, ["model.name=crop", "data.options.limit=32"])
+    fragment = "`model.name`: task.kind = 'denoise' needs an output shaped like the input"
+    check(run_call(lambda: build_experiment(config), E, fragment))
 
 
 CLI_CASES = [
