@@ -160,19 +160,22 @@ EDGE_BUILDERS: dict[str, Callable[[np.ndarray], list[tuple[str, np.ndarray]]]] =
     "gelu": _extremes,
     "softplus": _extremes,
     "log_softmax": _huge_logits,
+    "softmax": _huge_logits,
+    "silu": _extremes,
     "softmax_cross_entropy": _huge_logits,
     "max_pool2d": _max_windows,
     "adaptive_max_pool2d": _max_windows,
     "global_max_pool2d": _max_windows,
     "batch_norm": _constant_channel,
+    "instance_norm": _constant_channel,
     "layer_norm": _constant_row,
 }
 """Kinks follow PyTorch's backward: relu, relu6 and hardswish give the derivative of the
 constant or identity piece at a kink (relu'(0) = relu6'(0) = relu6'(6) = 0, hardswish' = 0 at
 -3 and 1 at 3), elu, leaky_relu and prelu that of the ``x <= 0`` piece (alpha or the slope at
-0). Ops without an entry are linear in their differentiable inputs (conv2d, dense, the average
-pools, pad2d, upsample2d, dropout, flatten) or not yet probed here (softmax, silu, mse_loss,
-the group/instance/inference norms)."""
+0). Ops without an entry are linear in their differentiable inputs (conv2d, dense, the
+average pools, pad2d, upsample2d, dropout, flatten), smooth with nothing to overflow
+(mse_loss, batch_norm_inference), or not yet probed here (group_norm)."""
 
 
 def edge_inputs(case, seed: int = 0) -> list[EdgeInput]:

@@ -9,7 +9,7 @@ import pytest
 
 from cnnjax.config import ConfigError, ConfigTypeError, load_config, make_optimizer
 from cnnjax.experiment import build_experiment
-from tests.corpus._outcome import cli_outcome, expect, outcome
+from tests.corpus._outcome import Case, check, run_call, run_case
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = ROOT / "experiments" / "digits_cnn.toml"
@@ -232,14 +232,14 @@ def _write(tmp_path: Path, text) -> Path:
 )
 def test_load(tmp_path, text, sets, error, fragment):
     path = _write(tmp_path, text)
-    result = outcome(lambda: load_config(path, sets), error, fragment)
-    expect(result, error is not None)
+    result = run_call(lambda: load_config(path, sets), error, fragment)
+    check(result)
     if error is not None:
-        assert result[1].split(": ", 1)[1].startswith(str(path)), result  # names the file
+        assert result.output.split(": ", 1)[1].startswith(str(path)), result.detail  # the file
 
 
 def test_missing_file(tmp_path):
-    expect(outcome(lambda: load_config(tmp_path / "no.toml"), E, "cannot read"), True)
+    check(run_call(lambda: load_config(tmp_path / "no.toml"), E, "cannot read"))
 
 
 # Resolution for a run of a given length: (id, overrides, steps per epoch, error, fragment).
@@ -278,13 +278,13 @@ BUILD_CASES = [
 )
 def test_build(sets, per_epoch, error, fragment):
     config = load_config(DIGITS, sets)
-    expect(outcome(lambda: make_optimizer(config, per_epoch), error, fragment), error is not None)
+    check(run_call(lambda: make_optimizer(config, per_epoch), error, fragment))
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_every_shipped_config_builds_for_one_epoch(path):
     config = load_config(path, ["train.epochs=1"])
-    expect(outcome(lambda: make_optimizer(config, 3), None, ""), False)
+    check(run_call(lambda: make_optimizer(config, 3), None, ""))
 
 
 # A model of the other task kind, refused when the experiment is built (the zoo is there).
@@ -310,8 +310,7 @@ MODEL_CASES = [
 )
 def test_model_of_the_other_task_kind(path, item, fragment):
     config = load_config(path, [item, "data.options.limit=32"])
-    result = outcome(lambda: build_experiment(config), E, f"`model.name`: {fragment}")
-    expect(result, True)
+    check(run_call(lambda: build_experiment(config), E, f"`model.name`: {fragment}"))
 
 
 def test_denoise_model_whose_output_is_not_image_shaped(monkeypatch):
@@ -323,7 +322,7 @@ def test_denoise_model_whose_output_is_not_image_shaped(monkeypatch):
     monkeypatch.setitem(nn.zoo.AUTOENCODERS, "crop", crop)
     config = load_config(DENOISE, ["model.name=crop", "data.options.limit=32"])
     fragment = "`model.name`: task.kind = 'denoise' needs an output shaped like the input"
-    expect(outcome(lambda: build_experiment(config), E, fragment), True)
+    check(run_call(lambda: build_experiment(config), E, fragment))
 
 
 CLI_CASES = [
@@ -340,14 +339,14 @@ CLI_CASES = [
 )
 def test_cli_train_refuses(tmp_path, sets, fragment):
     argv = ["train", str(DIGITS), "--out", str(tmp_path / "run"), *sets]
-    expect(cli_outcome(argv, 1, fragment), True)
+    check(run_case(Case("cli-train-refuses", argv, 1, fragment)))
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
 
 
 def test_cli_latin1_config(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_bytes(BASE.replace('"t"', '"caf\xe9"').encode("latin-1"))
-    expect(cli_outcome(["train", str(path)], 1, "byte offset 11"), True)
+    check(run_case(Case("cli-latin1", ["train", str(path)], 1, "byte offset 11")))
 
 
 def test_cli_one_epoch_of_digits_cnn_trains(tmp_path):
@@ -356,4 +355,4 @@ def test_cli_one_epoch_of_digits_cnn_trains(tmp_path):
     argv = ["train", str(DIGITS), "--out", str(tmp_path / "run")]
     for item in sets:
         argv += ["--set", item]
-    expect(cli_outcome(argv, 0, "test_accuracy="), False)
+    check(run_case(Case("cli-one-epoch", argv, 0, "test_accuracy=")))
