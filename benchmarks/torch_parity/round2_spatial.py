@@ -3,12 +3,12 @@
 Not run in CI; PyTorch is not a dependency. Run it from a scratch environment:
 
     python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch==2.13.0 numpy jax
-    PYTHONPATH=. /tmp/torchenv/bin/python benchmarks/torch_parity/round2_spatial.py [N]
+    PYTHONPATH=. /tmp/torchenv/bin/python benchmarks/torch_parity/round2_spatial.py [N [OP ...]]
 
-Each of the N random configurations per op (default 100) draws awkward geometry, runs the op
-in NHWC and PyTorch in NCHW, and compares the output and the gradients of <y, v> for a random
-v, relative to the largest entry. Prints the worst relative error per op (forward, gradients)
-and exits 1 on any error above 1e-9.
+Each of the N random configurations per op (default 100; OP names restrict the ops) draws
+awkward geometry, runs the op in NHWC and PyTorch in NCHW, and compares the output and the
+gradients of <y, v> for a random v, relative to the largest entry. Prints the worst relative
+error per op (forward, gradients) and exits 1 on any error above 1e-9.
 """
 
 from __future__ import annotations
@@ -149,20 +149,23 @@ def upsample_case(rng):
     )
 
 
-def main(n: int) -> int:
+CASES = {"conv_transpose2d": conv_transpose_case, "pad2d": pad_case, "upsample2d": upsample_case}
+
+
+def main(n: int, names: list[str]) -> int:
     worst_all = 0.0
-    for name, case in [
-        ("conv_transpose2d", conv_transpose_case),
-        ("pad2d", pad_case),
-        ("upsample2d", upsample_case),
-    ]:
+    for name in names or CASES:
+        case = CASES[name]
         rng = np.random.default_rng(12)
         errs = np.asarray([case(rng) for _ in range(n)])
         fwd, grad = errs.max(axis=0)
         worst_all = max(worst_all, fwd, grad)
-        print(f"{name:18s} {n} configs  worst relative error: forward {fwd:.2e}, grads {grad:.2e}")
+        print(
+            f"{name:18s} {n} configs  worst relative error: forward {fwd:.2e}, grads {grad:.2e}",
+            flush=True,
+        )
     return int(worst_all > 1e-9)
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 100))
+    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 100, sys.argv[2:]))

@@ -11,7 +11,15 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from cnnjax import ops as default_ops
-from cnnjax.nn.core import Layer, check_channels, check_in_shape, check_input, default_dtype
+from cnnjax.nn._op_layer import op_layer
+from cnnjax.nn.core import (
+    Layer,
+    check_channels,
+    check_in_shape,
+    check_input,
+    check_ops,
+    default_dtype,
+)
 
 __all__ = [
     "Elu",
@@ -30,18 +38,8 @@ __all__ = [
 
 
 def _elementwise(kind: str, op_name: str, **op_kwargs) -> Layer:
-    """A layer applying ``ops.<op_name>(x, **op_kwargs)``; named ``kind`` for messages."""
-
-    def init(key, in_shape, *, dtype=None):
-        return {}, {}, check_in_shape(kind, in_shape, None, "(d1, ...)")
-
-    def apply(params, state, x, *, train=False, key=None, ops=default_ops):
-        check_input(kind, x, None, "(N, d1, ...)")
-        return getattr(ops, op_name)(x, **op_kwargs), state
-
-    init.__qualname__ = f"{kind}.<locals>.init"  # so layer_name() reports the constructor
-    apply.__qualname__ = f"{kind}.<locals>.apply"
-    return Layer(init, apply)
+    """A shape-preserving layer applying ``ops.<op_name>(x, **op_kwargs)``, named ``kind``."""
+    return op_layer(kind, op_name, lambda shape, dtype: shape, **op_kwargs)
 
 
 def Relu() -> Layer:
@@ -126,6 +124,7 @@ def PRelu(num_parameters: int = 1, *, init: float = 0.25) -> Layer:
         return {"alpha": jnp.full((num_parameters,), slope, default_dtype(dtype))}, {}, shape
 
     def apply(params, state, x, *, train=False, key=None, ops=default_ops):
+        check_ops("PRelu", ops)
         check_input("PRelu", x, None, "(N, ..., C)")
         if params["alpha"].shape[0] != 1:
             check_channels("PRelu", x, params["alpha"].shape[0], "C")

@@ -16,12 +16,14 @@ import jax
 import jax.numpy as jnp
 
 from cnnjax import ops as default_ops
+from cnnjax.nn._op_layer import op_layer
 from cnnjax.nn.core import (
     Initializer,
     Layer,
     check_channels,
     check_in_shape,
     check_input,
+    check_ops,
     default_dtype,
     he_normal,
     positive_int,
@@ -123,6 +125,7 @@ def Conv2d(
         return params, {}, (*geo.out_hw, features)
 
     def apply(params, state, x, *, train=False, key=None, ops=default_ops):
+        check_ops("Conv2d", ops)
         check_input("Conv2d", x, 4, "(N, H, W, C)")
         check_channels("Conv2d", x, params["w"].shape[2] * groups, "C")
         conv_padding = padding
@@ -176,6 +179,7 @@ def Dense(
         return params, {}, (*in_shape[:-1], features)
 
     def apply(params, state, x, *, train=False, key=None, ops=default_ops):
+        check_ops("Dense", ops)
         check_input("Dense", x, None, "(N, ..., In)")
         check_channels("Dense", x, params["w"].shape[0], "In")
         return ops.dense(x, params["w"], params.get("b")), state
@@ -197,8 +201,8 @@ def _pool(kind: str, op_name: str, window, stride, padding, ceil_mode, **op_kwar
     dilation = op_kwargs.get("dilation", 1)
     geometry = dict(stride=stride, padding=padding, ceil_mode=ceil_mode)
 
-    def init(key, in_shape, *, dtype=None):
-        h, w, c = check_in_shape(kind, in_shape, 3, "(H, W, C)")
+    def out_shape(in_shape, dtype):
+        h, w, c = in_shape
         geo = window_geometry(kind, (h, w), window, dilation=dilation, **geometry)
         for axis, pads, k in zip("HW", geo.padding, geo.effective, strict=True):
             if max(pads) >= k:  # as the ops: no window may hold only padding
@@ -206,16 +210,9 @@ def _pool(kind: str, op_name: str, window, stride, padding, ceil_mode, **op_kwar
                     f"{kind}: `padding` must be smaller than the (dilated) window on each side, "
                     f"got padding {pads} for window {k} along {axis}"
                 )
-        return {}, {}, (*geo.out_hw, c)
+        return (*geo.out_hw, c)
 
-    def apply(params, state, x, *, train=False, key=None, ops=default_ops):
-        check_input(kind, x, 4, "(N, H, W, C)")
-        op = getattr(ops, op_name)
-        return op(x, window, **geometry, **op_kwargs), state
-
-    init.__qualname__ = f"{kind}.<locals>.init"
-    apply.__qualname__ = f"{kind}.<locals>.apply"
-    return Layer(init, apply)
+    return op_layer(kind, op_name, out_shape, rank=3, window=window, **geometry, **op_kwargs)
 
 
 def MaxPool2d(
@@ -291,14 +288,7 @@ def AvgPool2d(
 def GlobalAvgPool2d() -> Layer:
     """Mean over H and W via ``ops.global_avg_pool2d``: ``in_shape (H, W, C) -> (C,)``."""
 
-    def init(key, in_shape, *, dtype=None):
-        return {}, {}, (check_in_shape("GlobalAvgPool2d", in_shape, 3, "(H, W, C)")[-1],)
-
-    def apply(params, state, x, *, train=False, key=None, ops=default_ops):
-        check_input("GlobalAvgPool2d", x, 4, "(N, H, W, C)")
-        return ops.global_avg_pool2d(x), state
-
-    return Layer(init, apply)
+    return op_layer("GlobalAvgPool2d", "global_avg_pool2d", lambda shape, dtype: shape[-1:], rank=3)
 
 
 def Flatten() -> Layer:
@@ -308,15 +298,7 @@ def Flatten() -> Layer:
     >>> Flatten().init(jax.random.key(0), (3, 4, 5))[2]
     (60,)
     """
-
-    def init(key, in_shape, *, dtype=None):
-        return {}, {}, (math.prod(check_in_shape("Flatten", in_shape, None, "(d1, ...)")),)
-
-    def apply(params, state, x, *, train=False, key=None, ops=default_ops):
-        check_input("Flatten", x, None, "(N, d1, ...)")
-        return ops.flatten(x), state
-
-    return Layer(init, apply)
+    return op_layer("Flatten", "flatten", lambda shape, dtype: (math.prod(shape),))
 
 
 def BatchNorm(*, momentum: float = 0.9, eps: float = 1e-5) -> Layer:
@@ -348,6 +330,7 @@ def BatchNorm(*, momentum: float = 0.9, eps: float = 1e-5) -> Layer:
         return params, state, tuple(in_shape)
 
     def apply(params, state, x, *, train=False, key=None, ops=default_ops):
+        check_ops("BatchNorm", ops)
         check_input("BatchNorm", x, None, "(N, ..., C)")
         check_channels("BatchNorm", x, params["scale"].shape[0], "C")
         if train:
@@ -381,6 +364,7 @@ def LayerNorm(*, eps: float = 1e-5) -> Layer:
         return params, {}, tuple(in_shape)
 
     def apply(params, state, x, *, train=False, key=None, ops=default_ops):
+        check_ops("LayerNorm", ops)
         check_input("LayerNorm", x, None, "(N, ..., C)")
         check_channels("LayerNorm", x, params["scale"].shape[0], "C")
         return ops.layer_norm(x, params["scale"], params["bias"], eps=eps), state
@@ -399,6 +383,7 @@ def Dropout(rate: float) -> Layer:
         return {}, {}, check_in_shape("Dropout", in_shape, None, "(d1, ...)")
 
     def apply(params, state, x, *, train=False, key=None, ops=default_ops):
+        check_ops("Dropout", ops)
         if not train or rate == 0.0:
             return x, state
         if key is None:

@@ -9,12 +9,14 @@ from typing import Any
 import jax
 
 from cnnjax import ops as default_ops
+from cnnjax.nn._op_layer import op_layer
 from cnnjax.nn.core import (
     Initializer,
     Layer,
     check_channels,
     check_in_shape,
     check_input,
+    check_ops,
     default_dtype,
     he_normal,
     positive_int,
@@ -101,6 +103,7 @@ def ConvTranspose2d(
         return params, {}, tuple(out.shape[1:])
 
     def apply(params, state, x, *, train=False, key=None, ops=default_ops):
+        check_ops("ConvTranspose2d", ops)
         check_input("ConvTranspose2d", x, 4, "(N, H, W, C)")
         check_channels("ConvTranspose2d", x, params["w"].shape[3], "C")
         return ops.conv_transpose2d(x, params["w"], params.get("b"), **op_kwargs), state
@@ -108,20 +111,13 @@ def ConvTranspose2d(
     return Layer(init, apply)
 
 
-def _shape_op(kind: str, op_name: str, rank: int | None = 3, **op_kwargs) -> Layer:
-    """A parameter-free layer applying ``ops.<op_name>(x, **op_kwargs)``."""
+def _shape_op(kind: str, op_name: str, **op_kwargs) -> Layer:
+    """An NHWC layer applying ``ops.<op_name>(x, **op_kwargs)``; its shape traced from the op."""
 
-    def init(key, in_shape, *, dtype=None):
-        shape = check_in_shape(kind, in_shape, rank, "(H, W, C)")
-        return {}, {}, _out_shape(op_name, shape, default_dtype(dtype), **op_kwargs)
+    def out_shape(shape, dtype):
+        return _out_shape(op_name, shape, dtype, **op_kwargs)
 
-    def apply(params, state, x, *, train=False, key=None, ops=default_ops):
-        check_input(kind, x, 4, "(N, H, W, C)")
-        return getattr(ops, op_name)(x, **op_kwargs), state
-
-    init.__qualname__ = f"{kind}.<locals>.init"  # so layer_name() reports the constructor
-    apply.__qualname__ = f"{kind}.<locals>.apply"
-    return Layer(init, apply)
+    return op_layer(kind, op_name, out_shape, rank=3, **op_kwargs)
 
 
 def Upsample(

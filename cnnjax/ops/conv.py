@@ -318,6 +318,7 @@ def conv2d_grad_input(
     [[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]
     """
     op = "conv2d_grad_input"
+    ct_y, w = as_array(op, "ct_y", ct_y), as_array(op, "w", w)
     _check_helper_args(op, ct_y, w, "w", "(KH, KW, C_in/groups, C_out)")
     _check_nonempty(op, "ct_y", jnp.shape(ct_y), "w", jnp.shape(w))
     x_shape = _check_shape_arg(op, "input_shape", input_shape, "(N, H, W, C)")
@@ -386,6 +387,7 @@ def conv2d_grad_weight(
     [[8.0, 12.0], [20.0, 24.0]]
     """
     op = "conv2d_grad_weight"
+    x, ct_y = as_array(op, "x", x), as_array(op, "ct_y", ct_y)
     _check_helper_args(op, ct_y, x, "x", "(N, H, W, C)")
     w_shape = _check_shape_arg(op, "kernel_shape", kernel_shape, "(KH, KW, C_in/groups, C_out)")
     _check_nonempty(op, "x", jnp.shape(x), "kernel_shape", w_shape)

@@ -33,7 +33,39 @@ def _apply(layer, name, *, params=None, state=None, ops="default", x=X):
     return layer.apply(p, s, x, **kwargs)
 
 
+def _bare(layer, x=X):
+    """A leaf layer's apply with ``ops=None`` (the op set forgotten)."""
+    params, state, _ = layer.init(KEY, x.shape[1:], dtype=jnp.float32)
+    return layer.apply(params, state, x, ops=None)
+
+
+_BARE = [
+    nn.Conv2d(4, 3),
+    nn.Dense(2),
+    nn.BatchNorm(),
+    nn.LayerNorm(),
+    nn.Dropout(0.5),
+    nn.MaxPool2d(2, ceil_mode=True),
+    nn.AvgPool2d(2),
+    nn.GlobalAvgPool2d(),
+    nn.Flatten(),
+    nn.Relu(),
+    nn.PRelu(3),
+    nn.ConvTranspose2d(2, 3),
+    nn.Upsample(scale_factor=2),
+    nn.AdaptiveMaxPool2d(2),
+]
+
 CASES = [
+    *[
+        (
+            f"{nn.layer_name(layer).lower()}-ops-none",
+            functools.partial(_bare, layer),
+            T,
+            f"{nn.layer_name(layer)}: `ops` must be an op set",
+        )
+        for layer in _BARE
+    ],
     ("seq-ops-none", lambda: _apply(NET, "net", ops=None), T, "`ops` must be an op set"),
     ("seq-ops-string", lambda: _apply(NET, "net", ops="cnnjax.ops"), T, "`ops` must be"),
     ("res-ops-none", lambda: _apply(BLOCK, "block", ops=None), T, "`ops` must be an op set"),

@@ -55,6 +55,18 @@ CASES = [
     ("conv-ragged-list", lambda: cj.conv2d([[1.0], [1.0, 2.0]], W), T, "`x` must be an array"),
     ("conv-int-list", lambda: cj.conv2d([[[[1, 2]]]], [[[[1.0], [1.0]]]]), T, "`x` must be a floa"),
     ("conv-w-string", lambda: cj.conv2d(X, "w"), T, "`w` must be an array"),
+    (
+        "conv-grad-input-lists",
+        lambda: cj.ops.conv2d_grad_input([[[[1.0]]]], [[[[2.0]]]], (1, 1, 1, 1)),
+        None,
+        "",
+    ),
+    (
+        "conv-grad-weight-lists",
+        lambda: cj.ops.conv2d_grad_weight([[[[1.0]]]], [[[[2.0]]]], (1, 1, 1, 1)),
+        None,
+        "",
+    ),
     ("dense-w-rank1", lambda: cj.dense(jnp.ones((2, 3)), jnp.ones((3,))), V, "`w`"),
     ("dense-in-mismatch", lambda: cj.dense(jnp.ones((2, 3)), jnp.ones((4, 2))), V, "In"),
     ("dense-bias-shape", lambda: cj.dense(jnp.ones((2, 3)), jnp.ones((3, 2)), C3), V, "`b`"),
