@@ -15,6 +15,7 @@ from cnnjax.nn.core import (
     check_channels,
     check_in_shape,
     check_input,
+    check_ops,
     default_dtype,
     positive_int,
 )
@@ -49,6 +50,7 @@ def GroupNorm(num_groups: int, *, eps: float = 1e-5, affine: bool = True) -> Lay
         return _affine(shape[-1], default_dtype(dtype), affine), {}, shape
 
     def apply(params, state, x, *, train=False, key=None, ops=default_ops):
+        check_ops("GroupNorm", ops)
         check_input("GroupNorm", x, None, "(N, ..., C)")
         if affine:
             check_channels("GroupNorm", x, params["scale"].shape[0], "C")
@@ -74,6 +76,7 @@ def InstanceNorm(*, eps: float = 1e-5, affine: bool = True) -> Layer:
         return _affine(shape[-1], default_dtype(dtype), affine), {}, shape
 
     def apply(params, state, x, *, train=False, key=None, ops=default_ops):
+        check_ops("InstanceNorm", ops)
         check_input("InstanceNorm", x, None, "(N, ..., C)")
         scale, bias = params.get("scale"), params.get("bias")
         return ops.instance_norm(x, scale, bias, eps=eps), state

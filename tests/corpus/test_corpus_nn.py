@@ -54,6 +54,8 @@ _BARE = [
     nn.ConvTranspose2d(2, 3),
     nn.Upsample(scale_factor=2),
     nn.AdaptiveMaxPool2d(2),
+    nn.GroupNorm(1),
+    nn.InstanceNorm(),
 ]
 
 CASES = [
