@@ -23,17 +23,12 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from cnnjax.ops._args2d import (
-    Padding2D,
-    Pair,
-    acc_dtype,
-    as_float_array,
-    check_nhwc,
-    explicit_padding,
-    int_pair,
-    is_int,
-)
+from cnnjax.ops._args2d import check_nhwc
+from cnnjax.ops._arraylike import as_float_array
+from cnnjax.ops._util import acc_dtype
 from cnnjax.ops.conv import conv2d_grad_input, conv2d_grad_weight
+from cnnjax.ops.geometry import Padding2D, Pair, explicit_padding, is_int
+from cnnjax.ops.geometry import pair as int_pair
 
 __all__ = ["conv_transpose2d"]
 

@@ -16,7 +16,9 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from cnnjax.ops._args2d import Padding2D, as_float_array, check_nhwc, explicit_padding
+from cnnjax.ops._args2d import check_nhwc
+from cnnjax.ops._arraylike import as_float_array
+from cnnjax.ops.geometry import Padding2D, explicit_padding
 
 __all__ = ["pad2d"]
 

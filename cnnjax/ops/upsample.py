@@ -18,7 +18,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from cnnjax.ops._args2d import acc_dtype, as_float_array, check_nhwc, int_pair
+from cnnjax.ops._args2d import check_nhwc
+from cnnjax.ops._arraylike import as_float_array
+from cnnjax.ops._util import acc_dtype
+from cnnjax.ops.geometry import pair as int_pair
 
 __all__ = ["upsample2d"]
 
