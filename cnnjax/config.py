@@ -1,10 +1,10 @@
 """Experiment configs: TOML files mapped one-to-one onto frozen dataclasses.
 
 A config has ``name``, ``seed`` and the tables ``[data]``, ``[model]``, ``[optimizer]``
-(optionally ``[optimizer.schedule]``), ``[train]`` and ``[output]``. Unknown keys, wrong types
-and impossible values raise :class:`ConfigError` naming the file and the dotted key.
-Overrides (``--set train.epochs=3``) are applied to the raw TOML before validation, so they are
-checked exactly like the file. The generic TOML-to-dataclass machinery is
+(optionally ``[optimizer.schedule]``), ``[task]``, ``[train]`` and ``[output]``. Unknown
+keys, wrong types and impossible values raise :class:`ConfigError` naming the file and the
+dotted key. Overrides (``--set train.epochs=3``) are applied to the raw TOML before
+validation, so they are checked exactly like the file. The generic TOML-to-dataclass machinery is
 :mod:`cnnjax._toml_dataclass`; the optimizer's checks against optax are
 :mod:`cnnjax.optimizer`.
 
@@ -19,6 +19,19 @@ file has a schedule, drop the schedule and give the rate::
     cnnjax train experiments/digits_cnn.toml \
         --set optimizer.schedule=none --set optimizer.learning_rate=1e-3
 
+``[task]`` says what the model learns (:mod:`cnnjax.tasks`). ``kind = "classify"`` (the
+default; a file without ``[task]`` means what it always did) trains a ``cnnjax.nn.zoo.MODELS``
+classifier with ``softmax_cross_entropy`` and reports accuracy. ``kind = "denoise"`` trains
+an image-to-image ``cnnjax.nn.zoo.AUTOENCODERS`` model to map the pixels in ``[0, 1]`` plus
+Gaussian noise of standard deviation ``noise`` back to the clean pixels with ``mse_loss``,
+and reports the test MSE (``test_mse``; ``noisy_mse`` in ``summary.json`` is the noisy
+input's); it refuses ``train.label_smoothing`` and ``model.num_classes``, and ``noise = 0``
+trains a plain autoencoder. ``noise`` must be finite and >= 0, and 0 for classify::
+
+    [task]
+    kind = "denoise"
+    noise = 0.25
+
 >>> raw = {"name": "demo", "optimizer": {"name": "sgd", "learning_rate": 0.1, "momentum": 0.9}}
 >>> cfg = from_dict(raw, source="<demo>")
 >>> cfg.train.batch_size, cfg.optimizer.name, cfg.optimizer.args
@@ -32,7 +45,8 @@ cnnjax._toml_dataclass.ConfigError: <demo>: `train.epoch`: unknown key
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -57,6 +71,7 @@ __all__ = [
     "OptimizerConfig",
     "OutputConfig",
     "ScheduleConfig",
+    "TaskConfig",
     "TrainConfig",
     "apply_override",
     "check_optimizer",
@@ -74,17 +89,20 @@ __all__ = [
 class DataConfig:
     """``[data]``: the data set passed to ``cnnjax.data.load_dataset(name, **options)``."""
 
+    # ``digits`` (embedded), ``mnist``, ``fashion_mnist``, ``idx``, ``cifar10``, ``synthetic``
     name: str = "digits"
-    augment: str | None = None  # passed to ``epoch_batches(augment=...)``
-    options: dict[str, Any] = field(default_factory=dict)  # ``[data.options]``
+    # training-batch augmentation: ``"crop_flip"``, ``"crop_flip_reflect"`` or none
+    augment: str | None = None
+    # the data set's keyword arguments (``path``, ``limit``, ...; see ``load_dataset``)
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """``[model]``: a zoo model; ``num_classes`` defaults to the data set's."""
 
-    name: str = "digits_cnn"
-    num_classes: int | None = None
+    name: str = "digits_cnn"  # a key of ``cnnjax.nn.zoo.MODELS`` (or ``AUTOENCODERS``)
+    num_classes: int | None = None  # the logits' width; default the data set's class count
 
 
 @dataclass(frozen=True)
@@ -94,7 +112,8 @@ class ScheduleConfig:
     Integer arguments may be ``"total_steps"`` or ``"steps_per_epoch"``.
     """
 
-    name: str
+    name: str  # an ``optax`` schedule, e.g. ``"warmup_cosine_decay_schedule"``
+    # its keyword arguments, written as the table's other keys
     args: dict[str, Any] = field(default_factory=dict)
 
 
@@ -103,21 +122,35 @@ class OptimizerConfig:
     """``[optimizer]``: an optax optimizer by name, its learning rate (a float or a schedule)
     and its other keyword arguments (``args``, written inline in the TOML table)."""
 
-    name: str = "adam"
-    learning_rate: float | None = None
-    schedule: ScheduleConfig | None = None
+    name: str = "adam"  # an ``optax`` optimizer: ``adam``, ``adamw``, ``sgd``, ...
+    learning_rate: float | None = None  # a constant rate (or give ``[optimizer.schedule]``)
+    schedule: ScheduleConfig | None = None  # a learning-rate schedule instead of a constant
+    # the optimizer's other keyword arguments (``weight_decay``, ``momentum``, ...)
     args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """``[task]``: what the model learns (see :mod:`cnnjax.tasks`).
+
+    ``kind``: ``"classify"`` (logits, cross-entropy, accuracy) or ``"denoise"`` (images in
+    and out, ``mse_loss``, test MSE). ``noise``: the standard deviation of the Gaussian noise
+    added to the ``[0, 1]`` pixels (denoise only; 0 for classify).
+    """
+
+    kind: Literal["classify", "denoise"] = "classify"  # what the model learns
+    noise: float = 0.0  # denoise: the Gaussian noise's standard deviation on [0, 1] pixels
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """``[train]``: the loop. ``grad`` picks the op set: hand VJPs or JAX autodiff."""
 
-    batch_size: int = 64
-    epochs: int = 10
-    grad: Literal["hand", "autodiff"] = "hand"
-    eval_batch_size: int = 1000
-    label_smoothing: float = 0.0
+    batch_size: int = 64  # global examples per step (split over ``devices``)
+    epochs: int = 10  # passes over the training set (may grow at a ``--resume``)
+    grad: Literal["hand", "autodiff"] = "hand"  # ``cnnjax.ops`` or ``cnnjax.reference``
+    eval_batch_size: int = 1000  # examples per evaluation batch (memory only)
+    label_smoothing: float = 0.0  # classify: ``softmax_cross_entropy(label_smoothing=)``
     # Data parallelism: "all" or a count of (global) devices in the 1-D ``data`` mesh; each
     # batch is split along its first axis over them (see cnnjax.distributed).
     devices: int | str = 1
@@ -132,31 +165,39 @@ class DistributedConfig:
     single-process.
     """
 
-    coordinator_address: str | None = None
-    num_processes: int | None = None
-    process_id: int | None = None
+    coordinator_address: str | None = None  # ``host:port`` of process 0
+    num_processes: int | None = None  # processes (hosts) in the job
+    process_id: int | None = None  # this process's rank, 0 .. num_processes - 1
 
 
 @dataclass(frozen=True)
 class OutputConfig:
-    """``[output]``: where the run goes (default ``runs/<name>``) and what it writes."""
+    """``[output]``: where the run goes (default ``runs/<name>``) and what it writes.
 
-    dir: str | None = None
-    plot: bool = True
+    ``grad_stats = true`` adds ``grad_norms`` to every epoch's record in ``metrics.jsonl``
+    (per layer, the mean over the epoch's steps of the norm of that layer's parameter
+    gradients, as training applied them) and plots them to ``grad_norms.png``.
+    """
+
+    dir: str | None = None  # the run folder (``--out`` overrides); default ``runs/<name>``
+    plot: bool = True  # write ``curves.png`` (and the task's pictures)
+    grad_stats: bool = False  # log per-layer gradient norms; plot ``grad_norms.png``
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
     """One experiment. ``source`` (the file it came from) is not a TOML key."""
 
-    name: str
-    seed: int = 0
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    name: str  # the run's name (its default folder ``runs/<name>``)
+    seed: int = 0  # the init key, the batch order and every step's key derive from it
+    data: DataConfig = field(default_factory=DataConfig)  # ``[data]``
+    model: ModelConfig = field(default_factory=ModelConfig)  # ``[model]``
+    # ``[optimizer]``; default ``adam`` at 1e-3
     optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(learning_rate=1e-3))
-    train: TrainConfig = field(default_factory=TrainConfig)
-    output: OutputConfig = field(default_factory=OutputConfig)
-    distributed: DistributedConfig = field(default_factory=DistributedConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)  # ``[task]``
+    train: TrainConfig = field(default_factory=TrainConfig)  # ``[train]``
+    output: OutputConfig = field(default_factory=OutputConfig)  # ``[output]``
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)  # multi-host
     source: str = field(default="<config>", compare=False, repr=False)
 
 
@@ -217,12 +258,26 @@ def _check_values(cfg: ExperimentConfig) -> None:
     dev = t.devices
     ok = dev == "all" or (isinstance(dev, int) and dev >= 1)
     need(ok, "train.devices", f'must be "all" or an integer >= 1, got {dev!r}')
+    _check_task(cfg, need)
     d = cfg.distributed
     n, pid = d.num_processes, d.process_id
     need(n is None or n >= 1, "distributed.num_processes", f"must be >= 1, got {n}")
     bad_pid = pid is not None and (pid < 0 or (n is not None and pid >= n))
     need(not bad_pid, "distributed.process_id", f"must be in [0, num_processes), got {pid}")
     check_optimizer(cfg.optimizer, src)
+
+
+def _check_task(cfg: ExperimentConfig, need: Callable[[bool, str, str], None]) -> None:
+    """``[task]`` and the keys it makes meaningless (the model's kind is checked when the
+    experiment is built, against the zoo)."""
+    kind, noise = cfg.task.kind, cfg.task.noise
+    need(math.isfinite(noise) and noise >= 0, "task.noise", f"must be finite and >= 0, got {noise}")
+    if kind == "classify":
+        need(noise == 0, "task.noise", f'is for task.kind = "denoise"; must be 0, got {noise}')
+        return
+    ls, nc = cfg.train.label_smoothing, cfg.model.num_classes
+    need(ls == 0, "train.label_smoothing", f"is meaningless for task.kind = {kind!r}, got {ls}")
+    need(nc is None, "model.num_classes", f"is meaningless for task.kind = {kind!r}, got {nc}")
 
 
 def _check_name(name: str, src: str) -> None:

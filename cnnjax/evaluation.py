@@ -28,11 +28,15 @@ def evaluate_checkpoint(
     split seed, test fraction, ...) must equal ``config``'s, else a ``ConfigError`` names the
     keys that differ, unless ``other_data`` (then a warning says so and ``config``'s data is
     used). The data is normalised with the statistics stored in the checkpoint
-    (``normalize="fixed"``). Non-finite parameters give a warning on stderr.
+    (``normalize="fixed"``). Non-finite parameters give a warning on stderr. The config's
+    ``[task]`` says what is scored (:mod:`cnnjax.tasks`): a denoiser on the same fixed noisy
+    test images as in training.
 
     Returns:
-        ``test_loss``, ``test_accuracy``, ``epoch``, ``num_test`` and ``non_finite`` (the
-        number of NaN/Inf parameter values).
+        ``metric`` (the task's: ``"accuracy"`` or ``"mse"``), ``test_loss`` and
+        ``test_accuracy`` (classify) or ``test_mse`` and ``noisy_mse`` (denoise: the noisy
+        input's own MSE), ``epoch``, ``num_test`` and ``non_finite`` (the number of NaN/Inf
+        parameter values).
     """
     _, meta = load_checkpoint(path, {})
     require_meta(path, meta, ("epoch", "config", "normalization"))
@@ -50,20 +54,20 @@ def evaluate_checkpoint(
             "the scores below are not meaningful",
             file=sys.stderr,
         )
-    d = exp.data
-    loss, acc = evaluate(
-        make_eval_step(exp.model, exp.ops),
+    task = exp.task
+    loss, score = evaluate(
+        make_eval_step(exp.model, exp.ops, task=task),
         params,
         state,
-        d.test_images,
-        d.test_labels,
+        *task.test_arrays(exp.data),
         config.train.eval_batch_size,
     )
     return {
-        "test_loss": loss,
-        "test_accuracy": acc,
+        "metric": task.metric,
+        **task.record(loss, score, "test"),
+        **task.baseline(exp.data),
         "epoch": meta.get("epoch"),
-        "num_test": int(d.test_images.shape[0]),
+        "num_test": int(exp.data.test_images.shape[0]),
         "non_finite": bad,
     }
 

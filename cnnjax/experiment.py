@@ -18,6 +18,7 @@ import optax
 from cnnjax import nn, ops, reference
 from cnnjax.config import ConfigError, ExperimentConfig, make_optimizer
 from cnnjax.data import AUGMENTATIONS, load_dataset, num_batches
+from cnnjax.tasks import Classify, Task, task_of
 
 
 class Experiment(NamedTuple):
@@ -32,6 +33,7 @@ class Experiment(NamedTuple):
     opt_state: Any
     num_classes: int
     steps_per_epoch: int
+    task: Task = Classify()  # cnnjax.tasks: what the model learns
 
 
 def build_experiment(config: ExperimentConfig) -> Experiment:
@@ -47,20 +49,8 @@ def build_experiment(config: ExperimentConfig) -> Experiment:
     except FileNotFoundError as e:
         key = _data_file_key(config.data.options, str(e))
         raise ConfigError(src, key, f"{e} (relative paths start at {Path.cwd()})") from None
-    name = config.model.name
-    if name not in nn.zoo.MODELS:
-        raise ConfigError(
-            src, "model.name", f"unknown model {name!r}, have {sorted(nn.zoo.MODELS)}"
-        )
-    image_shape = tuple(data.train_images.shape[1:])
-    want = tuple(nn.zoo.INPUT_SHAPES[name])
-    if image_shape != want:
-        raise ConfigError(
-            src,
-            "model.name",
-            f"model {name!r} expects images of shape {want} but data "
-            f"{config.data.name!r} has {image_shape}; pick a matching model or data set",
-        )
+    task = task_of(config)
+    data = task.prepare(data)  # denoise: pixels in [0, 1]
     num_classes = config.model.num_classes or int(data.num_classes)
     if num_classes < data.num_classes:
         raise ConfigError(
@@ -72,9 +62,8 @@ def build_experiment(config: ExperimentConfig) -> Experiment:
             src, "train.batch_size", f"is {batch} but the data has only {n_train} training images"
         )
     steps_per_epoch = num_batches(n_train, batch, drop_last=True)
-    model = nn.zoo.get_model(name, num_classes=num_classes)
     init_key = jax.random.fold_in(jax.random.key(config.seed), 0)
-    params, state, _ = model.init(init_key, image_shape, dtype=data.train_images.dtype)
+    model, params, state = _build_model(config, task, data, num_classes, init_key)
     optimizer = make_optimizer(config, steps_per_epoch)  # ConfigError naming the key
     return Experiment(
         data,
@@ -86,7 +75,47 @@ def build_experiment(config: ExperimentConfig) -> Experiment:
         optimizer.init(params),
         num_classes,
         steps_per_epoch,
+        task,
     )
+
+
+def _build_model(config: ExperimentConfig, task: Task, data, num_classes: int, key):
+    """The zoo model of ``model.name`` for the task, initialised on the data's images;
+    ``ConfigError`` naming ``model.name`` for a model of the other task kind, or one whose
+    input (classify) or output (denoise: image to image) does not fit the images."""
+    src, name, kind = config.source, config.model.name, task.kind
+    image_shape = tuple(data.train_images.shape[1:])
+    models = {"classify": nn.zoo.MODELS, "denoise": nn.zoo.AUTOENCODERS}
+    if name not in models[kind]:
+        other = [k for k, zoo in models.items() if k != kind and name in zoo]
+        what = f"{name!r} is a model for task.kind = {other[0]!r}" if other else None
+        raise ConfigError(
+            src,
+            "model.name",
+            f"{what or f'unknown model {name!r}'}; task.kind = {kind!r} trains one of "
+            f"{sorted(models[kind])}",
+        )
+    want = nn.zoo.INPUT_SHAPES.get(name, image_shape)  # autoencoders are fully convolutional
+    if image_shape != tuple(want):
+        raise ConfigError(
+            src,
+            "model.name",
+            f"model {name!r} expects images of shape {tuple(want)} but data "
+            f"{config.data.name!r} has {image_shape}; pick a matching model or data set",
+        )
+    if kind == "denoise":
+        model = nn.zoo.AUTOENCODERS[name]()
+    else:
+        model = nn.zoo.get_model(name, num_classes=num_classes)
+    params, state, out_shape = model.init(key, image_shape, dtype=data.train_images.dtype)
+    if kind == "denoise" and tuple(out_shape) != image_shape:
+        raise ConfigError(
+            src,
+            "model.name",
+            f"task.kind = 'denoise' needs an output shaped like the input {image_shape}; "
+            f"model {name!r} gives {tuple(out_shape)}",
+        )
+    return model, params, state
 
 
 def _data_file_key(options: Mapping[str, Any], message: str) -> str:

@@ -27,7 +27,14 @@ import cnnjax.ops
 import cnnjax.reference
 from cnnjax.nn.core import Layer, layer_name
 
-__all__ = ["LayerTrace", "chain", "format_table", "plot_trace", "trace_model"]
+__all__ = [
+    "LayerTrace",
+    "chain",
+    "format_table",
+    "layer_grad_norms",
+    "plot_trace",
+    "trace_model",
+]
 
 Path = tuple[str, ...]
 
@@ -61,6 +68,33 @@ def chain(model: Layer, prefix: Path = ()) -> list[tuple[Path, Layer]]:
     if children is None:
         return [(prefix, model)]
     return [item for name, child in children for item in chain(child, (*prefix, name))]
+
+
+def layer_grad_norms(model: Layer, grads: Any) -> dict[str, jax.Array]:
+    """The L2 norm of each layer's parameter gradients, keyed by its :func:`chain` path.
+
+    ``grads`` is a gradient tree shaped like the model's parameters (what ``jax.grad`` of a
+    loss in the parameters returns); a layer's norm is over all of its parameters together,
+    ``sqrt(sum_leaf sum(g**2))``, accumulated in float32 or wider. Layers without
+    parameters are left out. Traceable: ``[output] grad_stats`` calls it inside the jitted
+    train step.
+
+    >>> import jax, jax.numpy as jnp
+    >>> from cnnjax import nn
+    >>> net = nn.Sequential([nn.Dense(3), nn.Relu(), nn.Dense(2)])
+    >>> params, _, _ = net.init(jax.random.key(0), (4,), dtype=jnp.float32)
+    >>> ones = jax.tree.map(jnp.ones_like, params)  # 4*3+3 and 3*2+2 ones
+    >>> {k: round(float(v) ** 2) for k, v in layer_grad_norms(net, ones).items()}
+    {'0_dense': 15, '2_dense': 8}
+    """
+    norms = {}
+    for path, _ in chain(model):
+        leaves = jax.tree.leaves(_at(grads, path))
+        if leaves:
+            dtype = jnp.promote_types(leaves[0].dtype, jnp.float32)
+            total = sum(jnp.sum(jnp.square(g.astype(dtype))) for g in leaves)
+            norms["/".join(path) or "model"] = jnp.sqrt(total)
+    return norms
 
 
 def _at(tree: Any, path: Path) -> Any:

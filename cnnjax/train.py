@@ -16,9 +16,9 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -26,18 +26,24 @@ import numpy as np
 
 from cnnjax import config as cfgmod
 from cnnjax import distributed
-from cnnjax.checkpoint import CheckpointError, load_checkpoint, require_meta, save_checkpoint
+from cnnjax.checkpoint import load_checkpoint, save_checkpoint
 from cnnjax.config import ConfigError, ExperimentConfig
 from cnnjax.distributed import Placement, host_batches
 from cnnjax.evaluation import evaluate_checkpoint
-from cnnjax.experiment import Experiment, build_experiment, flatten, make_optimizer, probe_optimizer
-from cnnjax.metrics import ProgressBar, format_epoch, plot_curves, write_metrics, write_text_atomic
-from cnnjax.rundir import RunLock, check_writable, commit_staging, staging_dir
+from cnnjax.experiment import Experiment, build_experiment, make_optimizer, probe_optimizer
+from cnnjax.metrics import (
+    ProgressBar,
+    format_epoch,
+    mean_grad_norms,
+    plot_curves,
+    plot_grad_norms,
+    write_metrics,
+    write_text_atomic,
+)
+from cnnjax.resume import CHECKPOINT, OUTPUTS, Plan, check_resumable, plan_run
+from cnnjax.rundir import RunLock, check_writable, commit_staging
 from cnnjax.steps import compiled_steps, evaluate, step_key
 
-CHECKPOINT = "checkpoint.npz"
-OUTPUTS = ("metrics.jsonl", "summary.json", "config.toml", "curves.png", CHECKPOINT)
-# Keys that may change between a run and its ``--resume`` (everything else must match).
 # Re-exported: the experiment and the evaluation live in their own modules.
 __all__ = [
     "Experiment",
@@ -45,17 +51,11 @@ __all__ = [
     "build_experiment",
     "evaluate_checkpoint",
     "make_optimizer",
+    "placement_for",
     "probe_optimizer",
     "train_and_evaluate",
     "train_epoch",
 ]
-RESUMABLE_CHANGES = (
-    "train.epochs",
-    "train.eval_batch_size",
-    "train.devices",
-    "output.",
-    "distributed.",
-)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -93,7 +93,7 @@ def train_epoch(exp: Experiment, config, carry, epoch: int, *, train_step, place
     params, state, opt_state = carry
     t = config.train
     bar = ProgressBar(exp.steps_per_epoch, f"epoch {epoch}/{t.epochs}")
-    losses, accs, checked, images, compile_seconds = [], [], 0, 0, 0.0
+    losses, scores, norms, checked, images, compile_seconds = [], [], [], 0, 0, 0.0
     start = time.perf_counter()
     batches = host_batches(
         exp.data.train_images,
@@ -111,9 +111,12 @@ def train_epoch(exp: Experiment, config, carry, epoch: int, *, train_step, place
             tic = time.perf_counter()
             train_step = train_step.lower(params, state, opt_state, x, y, key).compile()
             compile_seconds = time.perf_counter() - tic
-        params, state, opt_state, loss, acc = train_step(params, state, opt_state, x, y, key)
+        params, state, opt_state, loss, score, *step_norms = train_step(
+            params, state, opt_state, x, y, key
+        )
         losses.append(loss)
-        accs.append(acc)
+        scores.append(score)
+        norms += step_norms  # [] unless output.grad_stats: one {layer: norm} per step
         images += x.shape[0]
         if (step + 1) % 20 == 0:
             checked = _check_finite(losses, checked, epoch, exp.steps_per_epoch, bar)
@@ -121,14 +124,18 @@ def train_epoch(exp: Experiment, config, carry, epoch: int, *, train_step, place
     _check_finite(losses, checked, epoch, exp.steps_per_epoch, bar)
     bar.close()
     seconds = time.perf_counter() - start - compile_seconds
+    mean_loss, mean_score = (
+        float(np.mean(np.asarray(jnp.stack(v), np.float64))) for v in (losses, scores)
+    )
     metrics = {
-        "train_loss": float(np.mean(np.asarray(jnp.stack(losses), np.float64))),
-        "train_accuracy": float(np.mean(np.asarray(jnp.stack(accs), np.float64))),
+        **exp.task.record(mean_loss, mean_score, "train"),  # train_loss (and train_accuracy)
         "steps": len(losses),
         "compile_seconds": compile_seconds,
         "train_seconds": seconds,
         "images_per_second": images / seconds,
     }
+    if norms:
+        metrics["grad_norms"] = mean_grad_norms(norms)
     return (params, state, opt_state), metrics
 
 
@@ -145,7 +152,9 @@ def train_and_evaluate(
 
     Writes to ``workdir`` (default ``config.output.dir`` or ``runs/<name>``):
     ``metrics.jsonl`` (one JSON object per epoch), ``summary.json``, ``config.toml`` (the
-    resolved config), ``curves.png`` and ``checkpoint.npz`` (after every epoch, atomically).
+    resolved config), ``curves.png`` and ``checkpoint.npz`` (after every epoch, atomically);
+    with ``output.grad_stats``, each epoch's record also has ``grad_norms`` and
+    ``grad_norms.png`` plots them.
 
     Everything that can be checked is checked before the folder is touched: that it is
     writable, the config, the data, the model, the optimizer (one eager update on the real
@@ -191,19 +200,22 @@ def train_and_evaluate(
             )
     exp = build_experiment(config)
     probe_optimizer(exp, config)
-    placement = _placement(config)
+    placement = placement_for(config)
     with RunLock(out) if main else contextlib.nullcontext():
-        plan = _plan(out, exp, config, resume=resume, overwrite=overwrite, verbose=verbose)
-        if plan.done is not None:
-            return plan.done
+        plan = plan_run(out, exp, config, resume=resume, overwrite=overwrite, verbose=verbose)
+        if plan.finished:
+            summary = _finished(out, config, exp, plan.history, plan.carry) if main else None
+            return distributed.broadcast_json(summary)
         try:
-            history = _train(out, exp, config, plan, placement, verbose and main, on_epoch_end)
+            history, carry = _train(
+                out, exp, config, plan, placement, verbose and main, on_epoch_end
+            )
         finally:
             if plan.stage is not None:
                 shutil.rmtree(plan.stage, ignore_errors=True)
     previous = sum(r["epoch_seconds"] for r in plan.history)
     wall = previous + time.perf_counter() - start
-    return _finish(out, config, exp, history, wall, write=main)
+    return _finish(out, config, exp, history, wall, carry, write=main)
 
 
 def _initialize_distributed(config: ExperimentConfig) -> None:
@@ -213,7 +225,7 @@ def _initialize_distributed(config: ExperimentConfig) -> None:
         raise ConfigError(config.source, "distributed", str(e)) from None
 
 
-def _placement(config: ExperimentConfig) -> Placement:
+def placement_for(config: ExperimentConfig) -> Placement:
     """The devices of ``train.devices``; their errors as ``ConfigError`` naming the key."""
     try:
         placement = distributed.make_placement(config.train.devices)
@@ -226,58 +238,7 @@ def _placement(config: ExperimentConfig) -> Placement:
     return placement
 
 
-class _Plan(NamedTuple):
-    """Where a run starts: its carry and history, the staging folder of a new run (None when
-    resuming into ``out``), and the summary of a run that has nothing left to do."""
-
-    carry: Any
-    history: list
-    stage: Path | None
-    done: dict | None
-
-
-def _plan(out: Path, exp: Experiment, config, *, resume: bool, overwrite: bool, verbose: bool):
-    carry, history, stage, done = None, [], None, None
-    if distributed.is_main_process():
-        carry, history, stage, done = _plan_main(out, exp, config, resume, overwrite, verbose)
-    if carry is None:
-        carry = distributed.to_host((exp.params, exp.state, exp.opt_state))
-    history = distributed.broadcast_json(history)
-    done = distributed.broadcast_json(done)
-    return _Plan(distributed.broadcast_from_main(carry), history, stage, done)
-
-
-def _plan_main(out: Path, exp, config, resume: bool, overwrite: bool, verbose: bool):
-    ckpt = out / CHECKPOINT
-    earlier = [name for name in OUTPUTS if (out / name).exists()]
-    if resume and ckpt.exists():
-        carry, history = _restore(ckpt, exp, config)
-        done = len(history)
-        if done == config.train.epochs:
-            return carry, history, None, _finished(out, config, exp, history)
-        if verbose:
-            print(
-                f"resuming {out} at epoch {done + 1}/{config.train.epochs} (checkpoint of "
-                f"epoch {done})",
-                file=sys.stderr,
-            )
-        return carry, history, None, None
-    if earlier and resume:
-        raise CheckpointError(
-            f"{out} holds {', '.join(earlier)} but no {CHECKPOINT} to resume from; pass "
-            "--overwrite to replace it, or --out for another directory"
-        )
-    if earlier and not overwrite:
-        raise CheckpointError(
-            f"{out} already holds a run ({', '.join(earlier)}); pass --resume to continue it, "
-            "--overwrite to replace it, or --out for another directory"
-        )
-    if resume and verbose:
-        print(f"no checkpoint in {out}, starting from epoch 1", file=sys.stderr)
-    return None, [], staging_dir(out), None
-
-
-def _finished(out: Path, config, exp, history: list) -> dict[str, Any]:
+def _finished(out: Path, config, exp, history: list, carry) -> dict[str, Any]:
     """A resumed run with no epochs left: its summary, files untouched (written only when
     the run was killed between its last checkpoint and its summary)."""
     print(f"{out}: the run has finished all {len(history)} epochs; nothing to do", file=sys.stderr)
@@ -288,15 +249,16 @@ def _finished(out: Path, config, exp, history: list) -> dict[str, Any]:
     except (OSError, ValueError):
         pass
     wall = sum(r["epoch_seconds"] for r in history)
-    return _finish(out, config, exp, history, wall, write=True)
+    return _finish(out, config, exp, history, wall, carry, write=True)
 
 
-def _train(out, exp, config, plan: _Plan, placement, verbose: bool, on_epoch_end) -> list:
-    """The epochs from the plan's last one to ``train.epochs``; returns the whole history."""
+def _train(out, exp, config, plan: Plan, placement, verbose: bool, on_epoch_end):
+    """The epochs from the plan's last one to ``train.epochs``; returns the whole history
+    and the last carry ``(params, state, opt_state)``."""
     main = distributed.is_main_process()
     carry, history, stage = placement.replicate(plan.carry), list(plan.history), plan.stage
     train_step, eval_step = compiled_steps(config, exp, placement)
-    d = exp.data
+    test_inputs, test_targets = exp.task.test_arrays(exp.data)  # denoise: fixed noisy images
     for epoch in range(len(history) + 1, config.train.epochs + 1):
         epoch_start = time.perf_counter()
         try:
@@ -304,20 +266,20 @@ def _train(out, exp, config, plan: _Plan, placement, verbose: bool, on_epoch_end
                 exp, config, carry, epoch, train_step=train_step, placement=placement
             )
         except NonFiniteLossError:
-            if main and history and config.output.plot:
-                plot_curves(out / "curves.png", history, _title(config))
+            if main and history:
+                _plot(out, config, history)
             raise
-        test_loss, test_acc = evaluate(
+        test_loss, test_score = evaluate(
             eval_step,
             carry[0],
             carry[1],
-            d.test_images,
-            d.test_labels,
+            test_inputs,
+            test_targets,
             config.train.eval_batch_size,
             placement,
         )
         record = {"epoch": epoch, "epochs": config.train.epochs, **record}
-        record.update(test_loss=test_loss, test_accuracy=test_acc)
+        record.update(exp.task.record(test_loss, test_score, "test"))
         record["epoch_seconds"] = time.perf_counter() - epoch_start
         history.append(record)
         trees = dict(zip(("params", "state", "opt_state"), distributed.to_host(carry), strict=True))
@@ -330,7 +292,7 @@ def _train(out, exp, config, plan: _Plan, placement, verbose: bool, on_epoch_end
             print(format_epoch(record), flush=True)
         if on_epoch_end is not None:
             on_epoch_end(epoch, record)
-    return history
+    return history, carry
 
 
 def _save_epoch(folder: Path, config, exp: Experiment, trees, history: list) -> None:
@@ -351,62 +313,17 @@ def _title(config: ExperimentConfig) -> str:
     return f"{config.name} ({config.train.grad} VJPs)"
 
 
-def _restore(ckpt: Path, exp: Experiment, config: ExperimentConfig):
-    """The checkpoint's carry and history, after checking it may continue under ``config``."""
-    templates = {"params": exp.params, "state": exp.state, "opt_state": exp.opt_state}
-    trees, meta = load_checkpoint(ckpt, templates)
-    check_resumable(ckpt, meta, config)
-    return tuple(trees[k] for k in templates), list(meta["history"])
-
-
-def check_resumable(
-    ckpt: Path, meta: Mapping[str, Any], config: ExperimentConfig, *, warn: bool = True
-) -> None:
-    """Raise a ``CheckpointError`` unless the run of ``meta`` may continue under ``config``:
-    the same settings but the resumable ones, and no fewer epochs than it has done."""
-    require_meta(ckpt, meta, ("epoch", "history", "config"))
-    was, now = flatten(meta["config"]), flatten(cfgmod.to_dict(config))
-    changed = [
-        f"`{k}` was {was.get(k)!r} and is now {now.get(k)!r}"
-        for k in sorted(set(was) | set(now))
-        if was.get(k) != now.get(k) and not k.startswith(RESUMABLE_CHANGES)
-    ]
-    if changed:
-        raise CheckpointError(
-            f"{ckpt}: cannot resume with other settings: {'; '.join(changed)} "
-            "(only train.epochs, train.eval_batch_size, train.devices, output.* and "
-            "distributed.* may change; use --out for a new run)"
-        )
-    done, epochs = len(meta["history"]), config.train.epochs
-    if done != meta["epoch"]:
-        raise CheckpointError(
-            f"{ckpt}: damaged metadata: epoch {meta['epoch']} but {done} history records"
-        )
-    if epochs < done:
-        raise CheckpointError(
-            f"{ckpt}: cannot resume to `train.epochs`={epochs}: the run has done "
-            f"{done} epochs (a resume never drops epochs; use --out for a new run)"
-        )
-    first = was.get("train.epochs")
-    if warn and epochs > done and first != epochs and config.optimizer.schedule is not None:
-        print(
-            f"cnnjax: warning: extending the run from {first} to {epochs} epochs: the "
-            "learning-rate schedule is resolved for the new length from here on",
-            file=sys.stderr,
-        )
-
-
-def _finish(out: Path, config, exp, history: list, wall: float, *, write: bool) -> dict[str, Any]:
+def _finish(out: Path, config, exp, history: list, wall: float, carry, *, write: bool) -> dict:
+    """The summary; on the writing process also the metrics, the pictures and, last (so a
+    summary on disk means the run's files are complete), ``summary.json``."""
     last = history[-1]
     train_seconds = sum(r["train_seconds"] for r in history)
     images = sum(r["steps"] for r in history) * config.train.batch_size
+    baseline = exp.task.baseline(exp.data)  # denoise: noisy_mse, the noisy input's
     summary = {
         "name": config.name,
-        "test_accuracy": last["test_accuracy"],
-        "test_loss": last["test_loss"],
-        "train_accuracy": last["train_accuracy"],
-        "train_loss": last["train_loss"],
-        "best_test_accuracy": max(r["test_accuracy"] for r in history),
+        **exp.task.summary(history),  # test_accuracy, ... or test_mse, best_test_mse
+        **baseline,
         "epochs": last["epoch"],
         "total_steps": sum(r["steps"] for r in history),
         "wall_seconds": wall,
@@ -418,8 +335,19 @@ def _finish(out: Path, config, exp, history: list, wall: float, *, write: bool) 
     }
     if not write:  # another process than 0: same summary, nothing written
         return summary
-    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     write_metrics(out / "metrics.jsonl", history)
-    if config.output.plot:
-        plot_curves(out / "curves.png", history, _title(config))
+    _plot(out, config, history, baselines={k.replace("_", " "): v for k, v in baseline.items()})
+    if config.output.plot:  # denoise.png: clean / noisy / reconstructed test digits
+        exp.task.plot_examples(out, exp, *distributed.to_host(carry)[:2], title=_title(config))
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _plot(out: Path, config: ExperimentConfig, history: list, baselines=None) -> None:
+    """``curves.png`` (with ``baselines``: the noisy input's MSE of a denoiser), and
+    ``grad_norms.png`` when some epoch logged gradient norms."""
+    if not config.output.plot:
+        return
+    plot_curves(out / "curves.png", history, _title(config), baselines=baselines)
+    if any("grad_norms" in r for r in history):
+        plot_grad_norms(out / "grad_norms.png", history, _title(config))

@@ -9,8 +9,8 @@ and the flag is read when the backend starts.
 
 import os
 
-from cnnjax.commands.audit import _FAST_COMPILE
+from cnnjax.commands.audit import FAST_COMPILE
 
 _flags = os.environ.get("XLA_FLAGS", "")
 if "xla_backend_optimization_level" not in _flags:
-    os.environ["XLA_FLAGS"] = f"{_flags} {_FAST_COMPILE}".strip()
+    os.environ["XLA_FLAGS"] = f"{_flags} {FAST_COMPILE}".strip()

@@ -58,7 +58,16 @@ def test_the_check_sees_absolute_relative_and_lazy_imports(tmp_path):
 
 
 OPS_DIR = REFERENCE_DIR.parent / "ops"
-_AUTODIFF = {"grad", "vjp", "jvp", "linear_transpose", "jacfwd", "jacrev", "value_and_grad"}
+_AUTODIFF = {
+    "grad",
+    "hessian",
+    "jacfwd",
+    "jacrev",
+    "jvp",
+    "linear_transpose",
+    "value_and_grad",
+    "vjp",
+}
 
 
 def _autodiff_uses(path: pathlib.Path) -> list[str]:
@@ -89,12 +98,13 @@ def test_the_autodiff_check_sees_attributes_and_imports(tmp_path):
     planted.write_text(
         "import jax\n"
         "def f(x):\n"
-        "    return jax.grad(g)(x) + jax.linear_transpose(g, x)(x)\n"
+        "    return jax.grad(g)(x) + jax.linear_transpose(g, x)(x) + jax.hessian(g)(x)\n"
         "from jax import jacrev\n"
         "y = jax.jit(f)\n"
     )
     hits = _autodiff_uses(planted)
     assert sorted(h.split(" ", 1)[0] for h in hits) == [
+        "planted.py:3",
         "planted.py:3",
         "planted.py:3",
         "planted.py:4",

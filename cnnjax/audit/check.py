@@ -16,7 +16,9 @@ The checks, in order (their names appear in every ``CheckResult``):
 7. ``edge_finite`` / ``edge_convention``: at each edge input, no NaN/Inf in the output or the
    gradients (float64 and each of ``dtypes``), and output and VJP equal to the reference's in
    float64, which pins the documented convention at kinks and ties (gradient errors there are
-   relative to the largest gradient entry of any argument).
+   relative to the largest gradient entry of any argument). An edge input with
+   ``finite_output=False`` (a NaN or -inf by the convention) needs finite gradients only, and
+   its NaN/infinite entries count as equal where the reference has the same.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from cnnjax.audit._problem import (
     output_labels,
     random_like,
 )
-from cnnjax.audit.edge import EdgeInput, as_edge_inputs
+from cnnjax.audit.edge import EdgeInput, as_edge_inputs, same_nonfinite
 from cnnjax.audit.report import AuditResult, CheckResult, GradientMismatchError
 from cnnjax.audit.tolerances import TOLERANCES, Tolerance
 
@@ -96,7 +98,8 @@ def check_vjp(
         ``cnnjax.audit.finite_diff``).
       transforms: run check 4 (jit, vmap).
       edge_inputs: ``EdgeInput(label, args)`` (or bare argument tuples) for check 7: full
-        positional arguments that sit on kinks, ties or extreme values.
+        positional arguments that sit on kinks, ties or extreme values;
+        ``EdgeInput(label, args, finite_output=False)`` for one whose output is NaN/-inf.
       seed: seeds the random cotangents, directions and probes.
       name: the name in the report (default: ``fn.__name__``).
       raise_on_failure: raise ``GradientMismatchError`` when any check fails.
@@ -387,12 +390,17 @@ def _edge_checks(rec, prob: Problem, labels, runners, edge: EdgeInput, s: _Setti
             y_like = jax.eval_shape(prob.restrict(prob.fn, edge.args), *diff)
             ct = float_leaves(random_like(rng, y_like))
             y, grads = runners("fn", edge.args, diff, ct)
-            _record_finite(rec, dtype, output_labels(y) + labels, [y, grads], edge.label)
+            if edge.finite_output:
+                _record_finite(rec, dtype, output_labels(y) + labels, [y, grads], edge.label)
+            else:
+                _record_finite(rec, dtype, labels, grads, f"{edge.label}, gradients")
             if dtype == F64:
                 y_ref, want = _eager(prob, prob.reference, edge.args, diff, ct)
+                out_labels = output_labels(y_ref)
+                (y, y_ref), (grads, want) = same_nonfinite(y, y_ref), same_nonfinite(grads, want)
                 tol = s.tols[F64]
                 note = f"{edge.label}: the documented convention"
-                rec.compare("edge_convention", F64, output_labels(y_ref), y, y_ref, tol.fwd, note)
+                rec.compare("edge_convention", F64, out_labels, y, y_ref, tol.fwd, note)
                 # Relative to the largest entry of any argument's gradient: an edge input can
                 # zero one gradient exactly (batch norm's `scale` at a zero-variance channel
                 # with C = 1), and its rounding noise has no scale of its own.

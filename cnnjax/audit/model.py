@@ -1,6 +1,7 @@
 """Audit a zoo model's parameter gradients: hand VJPs against autodiff, end to end.
 
-The loss (mean softmax cross-entropy of a small random batch, BatchNorm in training mode,
+The loss (mean softmax cross-entropy of a small random batch for a classifier, mean
+``mse_loss`` against a random target image for an autoencoder; BatchNorm in training mode,
 Dropout with a fixed key) is audited as a function of the parameters with ``check_vjp``:
 ``model.apply(..., ops=cnnjax.ops)`` against ``model.apply(..., ops=cnnjax.reference)``, in
 float64. Second order, vmap and low-precision checks are left to the per-op grid.
@@ -17,22 +18,25 @@ from cnnjax.audit.check import check_vjp
 from cnnjax.audit.grid import CaseResult
 
 
-def model_loss(model, ops_module, state: Any):
-    """``(params, images, labels, key) -> mean cross-entropy`` with ``ops_module``'s ops."""
+def model_loss(model, ops_module, state: Any, *, image_target: bool = False):
+    """``(params, images, targets, key) -> mean loss`` with ``ops_module``'s ops: the
+    cross-entropy against integer labels, or with ``image_target`` the MSE against images."""
 
-    def loss(params, images, labels, key):
-        logits, _ = model.apply(params, state, images, train=True, key=key, ops=ops_module)
-        return ops_module.softmax_cross_entropy(logits, labels).mean()
+    def loss(params, images, targets, key):
+        out, _ = model.apply(params, state, images, train=True, key=key, ops=ops_module)
+        if image_target:
+            return ops_module.mse_loss(out, targets).mean()
+        return ops_module.softmax_cross_entropy(out, targets).mean()
 
     loss.__name__ = "loss"
     return loss
 
 
 def audit_model(name: str, *, batch: int = 2, seed: int = 0, quick: bool = False) -> CaseResult:
-    """Audit ``nn.zoo.get_model(name)``'s parameter gradients in float64.
+    """Audit the zoo model ``name``'s parameter gradients in float64.
 
     Args:
-      name: a key of ``cnnjax.nn.zoo.MODELS``.
+      name: a key of ``cnnjax.nn.zoo.MODELS`` or of ``cnnjax.nn.zoo.AUTOENCODERS``.
       batch: examples in the random batch.
       seed: seeds the parameters, the batch, the dropout key and the probes.
       quick: fewer finite-difference directions (1 instead of 2 per parameter leaf).
@@ -46,23 +50,30 @@ def audit_model(name: str, *, batch: int = 2, seed: int = 0, quick: bool = False
     from cnnjax import ops, reference
     from cnnjax.nn import zoo
 
-    if name not in zoo.MODELS:
-        raise ValueError(f"cnnjax audit: unknown model {name!r}; known: {sorted(zoo.MODELS)}")
+    autoencoder = name in zoo.AUTOENCODERS
+    if name not in zoo.MODELS and not autoencoder:
+        known = sorted([*zoo.MODELS, *zoo.AUTOENCODERS])
+        raise ValueError(f"cnnjax audit: unknown model {name!r}; known: {known}")
     with jax.enable_x64(True):
-        model = zoo.get_model(name)
-        in_shape = tuple(zoo.INPUT_SHAPES[name])
+        if autoencoder:
+            model, in_shape = zoo.AUTOENCODERS[name](), zoo.AUTOENCODER_SHAPES[name]
+        else:
+            model, in_shape = zoo.get_model(name), tuple(zoo.INPUT_SHAPES[name])
         init_key, dropout_key = jax.random.split(jax.random.PRNGKey(seed))
         params, state, out_shape = model.init(init_key, in_shape)
         state = jax.tree.map(lambda a: np.asarray(a, np.float64), state)
         rng = np.random.default_rng(seed)
         images = rng.standard_normal((batch, *in_shape))
-        labels = rng.integers(0, out_shape[-1], size=batch).astype(np.int32)
+        if autoencoder:
+            targets = rng.standard_normal((batch, *out_shape))
+        else:
+            targets = rng.integers(0, out_shape[-1], size=batch).astype(np.int32)
         result = check_vjp(
-            model_loss(model, ops, state),
-            model_loss(model, reference, state),
+            model_loss(model, ops, state, image_target=autoencoder),
+            model_loss(model, reference, state, image_target=autoencoder),
             params,
             images,
-            labels,
+            targets,
             dropout_key,
             argnums=0,
             dtypes=(),

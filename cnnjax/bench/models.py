@@ -21,11 +21,21 @@ import cnnjax.reference as ref_ops
 from cnnjax.bench.timing import compiled_stats, time_call
 from cnnjax.nn import zoo
 from cnnjax.steps import make_train_step
+from cnnjax.tasks import Denoise
 
 __all__ = ["MODEL_NAMES", "forward_flops", "run_model"]
 
-MODEL_NAMES = ("digits_cnn", "lenet5", "vgg_small", "resnet20", "digits_mobilenet")
+MODEL_NAMES = (
+    "digits_cnn",
+    "lenet5",
+    "vgg_small",
+    "resnet20",
+    "digits_mobilenet",
+    "digits_autoencoder",
+)
 GRADS = {"hand": hand_ops, "autodiff": ref_ops}
+# Image-to-image models: the task their step trains (digits_denoise.toml's).
+IMAGE_TASKS = {name: Denoise(noise=0.25) for name in zoo.AUTOENCODERS}
 
 
 def _eqn_flops(eqn) -> float:
@@ -72,8 +82,10 @@ def forward_flops(model: Any, params: Any, state: Any, images: jax.Array) -> flo
 
 
 def _setup(name: str, batch: int, optimizer: optax.GradientTransformation):
-    model = zoo.get_model(name)
-    shape = zoo.INPUT_SHAPES[name]
+    if name in IMAGE_TASKS:
+        model, shape = zoo.AUTOENCODERS[name](), zoo.AUTOENCODER_SHAPES[name]
+    else:
+        model, shape = zoo.get_model(name), zoo.INPUT_SHAPES[name]
     k_init, k_x, k_y = jax.random.split(jax.random.key(0), 3)
     params, state, _ = model.init(k_init, shape, dtype=jnp.float32)
     images = jax.random.normal(k_x, (batch, *shape), jnp.float32)
@@ -104,7 +116,8 @@ def run_model(
     args = (params, state, opt_state, images, labels, key)
     compiled = {}
     for g in grads:
-        stats = compiled_stats(make_train_step(model, GRADS[g], optimizer), *args)
+        task = IMAGE_TASKS.get(name)
+        stats = compiled_stats(make_train_step(model, GRADS[g], optimizer, task=task), *args)
         compiled[g] = stats.compiled
         row[f"{g}_compile_s"] = stats.compile_s
         row[f"{g}_temp_bytes"] = stats.temp_bytes

@@ -124,7 +124,7 @@ def _run_models(s: Settings, ceiling: dict, torch_version: str | None, log) -> l
         row = run_model(name, batch=s.batch, repeats=s.repeats)
         for g in ("hand", "autodiff"):
             row[f"{g}_ceiling_fraction"] = row[f"{g}_gflops"] / ceiling["gflops_best"]
-        if torch_version:
+        if torch_version and name in INPUT_SHAPES:  # a PyTorch twin of each classifier
             from cnnjax.bench.torch_models import run_torch_model
 
             _say(log, f"model: {name} (PyTorch eager)")

@@ -14,9 +14,12 @@ import os
 import pathlib
 import sys
 
-# Small audit programs spend most of their time in XLA's LLVM backend; its optimisation level
-# does not change the float64 results the audit compares, and level 0 halves the run time.
-_FAST_COMPILE = "--xla_backend_optimization_level=0"
+FAST_COMPILE = "--xla_backend_optimization_level=0"
+"""The ``XLA_FLAGS`` entry under which ``cnnjax audit`` compiles, and so the test suite too
+(``tests/conftest.py`` sets it, so the grid tests round exactly as the audit does). Small audit
+programs spend most of their time in XLA's LLVM backend; its optimisation level does not
+change the float64 results the audit compares, and level 0 halves the run time. An
+``XLA_FLAGS`` that already sets ``xla_backend_optimization_level`` wins."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     flags = os.environ.get("XLA_FLAGS")
     if "xla_backend_optimization_level" not in (flags or ""):
         # Read when the backend starts; restored after, so it never leaks past this call.
-        os.environ["XLA_FLAGS"] = f"{flags or ''} {_FAST_COMPILE}".strip()
+        os.environ["XLA_FLAGS"] = f"{flags or ''} {FAST_COMPILE}".strip()
     try:
         return _run(args)
     finally:

@@ -20,7 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH")
     parser.add_argument("--batch", type=int, default=128, help="model batch size (128)")
-    parser.add_argument("--models", help="comma-separated zoo models (default: all four)")
+    parser.add_argument(
+        "--models",
+        help="comma-separated zoo models (default: every one in cnnjax.bench.models.MODEL_NAMES)",
+    )
     parser.add_argument("--repeats", type=int, help="timed runs per measurement")
     parser.add_argument("--skip-ops", action="store_true", help="skip the per-op benchmarks")
     parser.add_argument("--skip-models", action="store_true", help="skip the train steps")

@@ -2,7 +2,8 @@
 
 Parses, then calls :func:`cnnjax.train.evaluate_checkpoint`, which scores on the data split
 the checkpoint was trained with (a config whose ``[data]`` differs is refused unless
-``--other-data``); the last line printed is ``test_accuracy=0.XXXX``.
+``--other-data``); the last line printed is ``test_accuracy=0.XXXX``, or ``test_mse=0.XXXX``
+for a ``[task] kind = "denoise"`` run.
 """
 
 from __future__ import annotations
@@ -41,9 +42,14 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, CheckpointError, OSError) as e:
         print(f"cnnjax eval: error: {e}", file=sys.stderr)
         return 1
+    if result["metric"] == "mse":
+        detail = f"MSE {result['noisy_mse']:.4f} of the noisy input"
+    else:
+        detail = f"test_loss {result['test_loss']:.4f}"
     print(
         f"{config.name}: checkpoint {args.checkpoint} (epoch {result['epoch']}) on "
-        f"{result['num_test']} test images: test_loss {result['test_loss']:.4f}"
+        f"{result['num_test']} test images: {detail}"
     )
-    print(f"test_accuracy={result['test_accuracy']:.4f}")
+    name = f"test_{result['metric']}"
+    print(f"{name}={result[name]:.4f}")
     return 0

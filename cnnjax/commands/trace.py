@@ -2,7 +2,8 @@
 
 One batch of the config's training data through its model: the per-layer gradient report of
 :func:`cnnjax.trace.trace_model` (hand VJPs against autodiff of the reference), printed as a
-table, optionally written as JSON and as a PNG of the gradient norms per layer.
+table, optionally written as JSON and as a PNG of the gradient norms per layer. Classifier
+configs only: a ``[task] kind = "denoise"`` config is refused, naming ``task.kind``.
 """
 
 from __future__ import annotations
@@ -54,6 +55,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         config = load_config(args.config, args.overrides)
+        if config.task.kind != "classify":  # the trace's loss is the classifier's
+            raise ConfigError(
+                config.source,
+                "task.kind",
+                f"cnnjax trace follows a classifier's cross-entropy gradients and does not "
+                f"trace task.kind = {config.task.kind!r}; to compare a denoiser's hand VJPs "
+                "with autodiff, train it again with --set 'train.grad=\"autodiff\"'",
+            )
         exp = build_experiment(config)
         params, state = exp.params, exp.state
         if args.checkpoint:

@@ -1,7 +1,7 @@
 """``cnnjax train CONFIG [--set KEY=VALUE ...] [--out DIR] [--resume | --overwrite]``.
 
 Parses, then calls :func:`cnnjax.train.train_and_evaluate`; the last line printed is
-``test_accuracy=0.XXXX``.
+``test_accuracy=0.XXXX``, or ``test_mse=0.XXXX`` for a ``[task] kind = "denoise"`` run.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from cnnjax.checkpoint import CheckpointError
     from cnnjax.config import ConfigError, load_config
     from cnnjax.rundir import RunDirError
+    from cnnjax.tasks import task_of
     from cnnjax.train import NonFiniteLossError, train_and_evaluate
 
     try:
@@ -47,5 +48,6 @@ def run(args: argparse.Namespace) -> int:
     import jax
 
     if jax.process_index() == 0:  # multi-host: one report, from the process that writes
-        print(f"test_accuracy={summary['test_accuracy']:.4f}")
+        name = f"test_{task_of(config).metric}"  # test_accuracy, or test_mse (denoise)
+        print(f"{name}={summary[name]:.4f}")
     return 0

@@ -28,7 +28,7 @@ from cnnjax.nn.core import (
     unit_interval,
     zeros,
 )
-from cnnjax.ops.geometry import check_window_fits, out_size, padding_2d, pair
+from cnnjax.ops.geometry import padding_2d, pair, window_geometry
 
 __all__ = [
     "AvgPool2d",
@@ -41,14 +41,6 @@ __all__ = [
     "LayerNorm",
     "MaxPool2d",
 ]
-
-
-def _window_out_hw(kind, in_hw, window, stride, padding, what):
-    """Output (H, W) of a sliding window; validates padding and that the window fits."""
-    pads = padding_2d(padding, kind, in_hw=in_hw, window_hw=window, stride=stride)
-    check_window_fits(kind, in_hw, pads, window, what)
-    dims = zip(in_hw, pads, window, stride, strict=True)
-    return tuple(out_size(n, p, k, s) for n, p, k, s in dims)
 
 
 _PADDING_MODES = {
@@ -114,13 +106,21 @@ def Conv2d(
         h, w, c = check_in_shape("Conv2d", in_shape, 3, "(H, W, C)")
         if c % groups:
             raise ValueError(f"Conv2d: input channels C={c} must be divisible by groups={groups}")
-        out_hw = _window_out_hw("Conv2d", (h, w), effective, stride, padding, "dilated kernel")
+        geo = window_geometry(
+            "Conv2d",
+            (h, w),
+            kernel,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            what="dilated kernel",
+        )
         dtype = default_dtype(dtype)
         w_key, b_key = jax.random.split(key)
         params = {"w": kernel_init(w_key, (*kernel, c // groups, features), dtype)}
         if use_bias:
             params["b"] = bias_init(b_key, (features,), dtype)
-        return params, {}, (*out_hw, features)
+        return params, {}, (*geo.out_hw, features)
 
     def apply(params, state, x, *, train=False, key=None, ops=default_ops):
         check_input("Conv2d", x, 4, "(N, H, W, C)")
@@ -183,43 +183,108 @@ def Dense(
     return Layer(init, apply)
 
 
-def _pool(kind: str, op_name: str, window, stride, padding, **op_kwargs) -> Layer:
-    """A parameter-free sliding-window pooling layer over NHWC inputs."""
+def _pool(kind: str, op_name: str, window, stride, padding, ceil_mode, **op_kwargs) -> Layer:
+    """A parameter-free sliding-window pooling layer over NHWC inputs.
+
+    ``op_kwargs`` go to the op; a ``dilation`` among them shapes the window too.
+    """
     window = pair(window, "window", kind)
     stride = window if stride is None else pair(stride, "stride", kind)
+    if "dilation" in op_kwargs:
+        op_kwargs["dilation"] = pair(op_kwargs["dilation"], "dilation", kind)
+    if not isinstance(ceil_mode, bool):
+        raise TypeError(f"{kind}: `ceil_mode` must be a bool, got {ceil_mode!r}")
+    dilation = op_kwargs.get("dilation", 1)
+    geometry = dict(stride=stride, padding=padding, ceil_mode=ceil_mode)
 
     def init(key, in_shape, *, dtype=None):
         h, w, c = check_in_shape(kind, in_shape, 3, "(H, W, C)")
-        return {}, {}, (*_window_out_hw(kind, (h, w), window, stride, padding, "window"), c)
+        geo = window_geometry(kind, (h, w), window, dilation=dilation, **geometry)
+        for axis, pads, k in zip("HW", geo.padding, geo.effective, strict=True):
+            if max(pads) >= k:  # as the ops: no window may hold only padding
+                raise ValueError(
+                    f"{kind}: `padding` must be smaller than the (dilated) window on each side, "
+                    f"got padding {pads} for window {k} along {axis}"
+                )
+        return {}, {}, (*geo.out_hw, c)
 
     def apply(params, state, x, *, train=False, key=None, ops=default_ops):
         check_input(kind, x, 4, "(N, H, W, C)")
         op = getattr(ops, op_name)
-        return op(x, window, stride=stride, padding=padding, **op_kwargs), state
+        return op(x, window, **geometry, **op_kwargs), state
 
     init.__qualname__ = f"{kind}.<locals>.init"
     apply.__qualname__ = f"{kind}.<locals>.apply"
     return Layer(init, apply)
 
 
-def MaxPool2d(window: Any, *, stride: Any = None, padding: Any = "VALID") -> Layer:
-    """Max pooling via ``ops.max_pool2d``; stride defaults to the window.
+def MaxPool2d(
+    window: Any,
+    *,
+    stride: Any = None,
+    padding: Any = "VALID",
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+) -> Layer:
+    """Max pooling via ``ops.max_pool2d`` (``nn.MaxPool2d``'s options); stride defaults to the
+    window.
 
-    ``in_shape (H, W, C) -> (H_out, W_out, C)``, ``H_out = (H + p_top + p_bottom - KH) // s + 1``.
+    Args:
+      window, stride, padding, dilation, ceil_mode: as :func:`cnnjax.ops.max_pool2d`.
+
+    ``in_shape (H, W, C) -> (H_out, W_out, C)``, ``H_out = (H + p_top + p_bottom -
+    d*(KH-1) - 1) // s + 1``, rounded up under ``ceil_mode`` (unless that last window would
+    start in the bottom padding), from :func:`cnnjax.ops.geometry.window_geometry`.
 
     >>> import jax
     >>> MaxPool2d(2).init(jax.random.key(0), (5, 4, 3))[2]
     (2, 2, 3)
+    >>> MaxPool2d(2, ceil_mode=True).init(jax.random.key(0), (5, 4, 3))[2]
+    (3, 2, 3)
     """
-    return _pool("MaxPool2d", "max_pool2d", window, stride, padding)
+    return _pool("MaxPool2d", "max_pool2d", window, stride, padding, ceil_mode, dilation=dilation)
 
 
 def AvgPool2d(
-    window: Any, *, stride: Any = None, padding: Any = "VALID", count_include_pad: bool = True
+    window: Any,
+    *,
+    stride: Any = None,
+    padding: Any = "VALID",
+    count_include_pad: bool = True,
+    ceil_mode: bool = False,
+    divisor_override: int | None = None,
 ) -> Layer:
-    """Average pooling via ``ops.avg_pool2d``; shapes as :func:`MaxPool2d`."""
+    """Average pooling via ``ops.avg_pool2d`` (``nn.AvgPool2d``'s options).
+
+    Args:
+      window, stride, padding, count_include_pad, ceil_mode, divisor_override: as
+        :func:`cnnjax.ops.avg_pool2d`.
+
+    Shapes as :func:`MaxPool2d` with dilation 1.
+
+    >>> import jax
+    >>> AvgPool2d(3, stride=2, ceil_mode=True).init(jax.random.key(0), (6, 6, 1))[2]
+    (3, 3, 1)
+    """
+    if not isinstance(count_include_pad, bool):
+        raise TypeError(f"AvgPool2d: `count_include_pad` must be a bool, got {count_include_pad!r}")
+    if divisor_override is not None and (
+        isinstance(divisor_override, bool) or not isinstance(divisor_override, int)
+    ):
+        raise TypeError(
+            f"AvgPool2d: `divisor_override` must be None or an int, got {divisor_override!r}"
+        )
+    if divisor_override is not None and divisor_override < 1:
+        raise ValueError(f"AvgPool2d: `divisor_override` must be >= 1, got {divisor_override}")
     return _pool(
-        "AvgPool2d", "avg_pool2d", window, stride, padding, count_include_pad=count_include_pad
+        "AvgPool2d",
+        "avg_pool2d",
+        window,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad=count_include_pad,
+        divisor_override=divisor_override,
     )
 
 

@@ -30,6 +30,7 @@ from cnnjax.nn.resample import AdaptiveAvgPool2d, ConvTranspose2d
 
 __all__ = [
     "AUTOENCODERS",
+    "AUTOENCODER_SHAPES",
     "INPUT_SHAPES",
     "MODELS",
     "digits_autoencoder",
@@ -211,9 +212,11 @@ def digits_autoencoder() -> Layer:
     )
 
 
-# Image-to-image models (output shaped like the input); trained by their own experiment
-# scripts, not by `cnnjax train`, which trains classifiers.
+# Image-to-image models (output shaped like the input), trained by `cnnjax train` with
+# `[task] kind = "denoise"` (cnnjax.tasks); fully convolutional, so any H, W divisible by 2
+# fits; AUTOENCODER_SHAPES is the input shape their configs, the bench and the audit use.
 AUTOENCODERS: dict[str, Callable[[], Layer]] = {"digits_autoencoder": digits_autoencoder}
+AUTOENCODER_SHAPES: dict[str, tuple[int, int, int]] = {"digits_autoencoder": (8, 8, 1)}
 
 MODELS: dict[str, Callable[..., Layer]] = {
     "digits_cnn": digits_cnn,

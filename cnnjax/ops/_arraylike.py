@@ -1,4 +1,4 @@
-"""Array-like conversion at the public boundary of the elementwise, loss and dropout ops.
+"""Array-like conversion at the public boundary of every op.
 
 Lists, tuples and NumPy arrays become JAX arrays with ``jnp.asarray`` (a no-op on a tracer);
 anything ``jnp.asarray`` cannot take is refused with a ``TypeError`` naming the op and the

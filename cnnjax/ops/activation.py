@@ -351,15 +351,19 @@ def _prelu_bwd(res: _PreluRes, ct_y):
     with :math:`x` bound to ``res.x``, :math:`a` to ``res.alpha`` and :math:`\bar y` to
     ``ct_y``; :math:`\sum_\cdot` runs over every axis but the channel's, and over the channel
     too when ``alpha`` has one element. Kink: the ``x``-derivative at 0 is :math:`a_c` (as
-    PyTorch); ``x = 0`` adds nothing to :math:`\partial L/\partial a`. The code selects
-    ``ct_y`` or ``alpha * ct_y`` by ``x > 0``, and sums ``ct_y * x`` over the non-positive
-    entries (in float32 for low precision).
+    PyTorch); ``x = 0`` adds nothing to :math:`\partial L/\partial a`. The code zeroes
+    ``ct_y`` where ``x > 0`` once (``ct_neg``), selects ``ct_y`` or ``alpha * ct_neg`` by
+    ``x > 0``, and sums ``ct_neg * x`` (in float32 for low precision); at ``x = +inf`` that
+    product is ``0 * inf = NaN``, as ``jax.grad`` of the reference gives (PyTorch gives 0).
     """
     x, alpha = res.x, res.alpha
     positive = x > 0
-    ct_x = jnp.where(positive, ct_y, _channel_slope(alpha, x.ndim) * ct_y)
+    # One select read by both results: XLA:CPU writes ct_x over it, halving the temp memory.
+    ct_neg = jnp.where(positive, jnp.zeros((), ct_y.dtype), ct_y)
+    ct_x = jnp.where(positive, ct_y, _channel_slope(alpha, x.ndim) * ct_neg)
     acc = acc_dtype(x.dtype)
-    masked = jnp.where(positive, jnp.zeros((), acc), ct_y.astype(acc) * x.astype(acc))
+    # A product, not a second select: XLA:CPU fuses it into the sum's kernel.
+    masked = ct_neg.astype(acc) * x.astype(acc)
     # One shared slope sums over everything, the channel included (also when C == 1).
     axes = None if alpha.shape[0] == 1 else tuple(range(x.ndim - 1))
     ct_alpha = jnp.sum(masked, axis=axes).reshape(alpha.shape)

@@ -107,8 +107,13 @@ class _HardswishRes(NamedTuple):
 
 
 def _hardswish_fwd(x):
-    gate = jnp.clip(x + 3, 0, 6) / 6
-    return x * gate, _HardswishRes(x)
+    # The branch form, not ``x * clip(x + 3, 0, 6) / 6``: XLA:CPU fuses it into one pass that
+    # writes y, where the product form leaves the clamp for a consumer to re-read
+    # (docs/performance.md, "Round-2 ops").
+    # ``x * 0`` on the left keeps PyTorch's -0.0 (and NaN at -inf) there.
+    zero = jnp.zeros((), x.dtype)
+    y = jnp.where(x <= -3, x * zero, jnp.where(x >= 3, x, x * (x + 3) / 6))
+    return y, _HardswishRes(x)
 
 
 # _hardswish_bwd :: (residuals, ct_y) -> (ct_x,)

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from cnnjax.ops._arraylike import as_array
 from cnnjax.ops._conv_taps import tap_sum_conv, use_taps
 from cnnjax.ops._util import acc_dtype, check_float, check_rank, check_same_dtype
 from cnnjax.ops.geometry import Pair, WindowGeometry, window_geometry
@@ -127,6 +128,8 @@ def conv2d(
     (2, 3, 2, 6)
     """
     op = "conv2d"
+    x, w = as_array(op, "x", x), as_array(op, "w", w)
+    b = None if b is None else as_array(op, "b", b)
     check_rank(op, "x", x, 4, "(N, H, W, C)")
     check_rank(op, "w", w, 4, "(KH, KW, C_in/groups, C_out)")
     check_float(op, "x", x)

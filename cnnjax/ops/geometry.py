@@ -27,6 +27,8 @@ __all__ = [
     "Pair",
     "WindowGeometry",
     "check_window_fits",
+    "explicit_padding",
+    "is_int",
     "out_size",
     "padding_2d",
     "pair",
@@ -176,8 +178,43 @@ def pair(value: Any, name: str, op: str, *, minimum: int = 1) -> Pair:
     return result
 
 
-def _is_int(v: Any) -> bool:
+def is_int(v: Any) -> bool:
+    """A Python or NumPy integer that is not a bool."""
     return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+_EXPLICIT_FORMS = "an int, an (h, w) pair or ((top, bottom), (left, right))"
+
+
+def explicit_padding(
+    padding: Any, op: str, *, allow_negative: bool = False, forms: str = _EXPLICIT_FORMS
+) -> Padding2D:
+    """Normalise an int, an ``(h, w)`` pair or ``((t, b), (l, r))`` to ``((t, b), (l, r))``.
+
+    Negative entries (cropping) only with ``allow_negative``; ``forms`` is what the
+    ``TypeError`` says ``padding`` must be.
+
+    >>> explicit_padding((1, 2), "pad2d")
+    ((1, 1), (2, 2))
+    """
+    if is_int(padding):
+        result = ((int(padding),) * 2, (int(padding),) * 2)
+    elif isinstance(padding, Sequence) and len(padding) == 2 and all(is_int(v) for v in padding):
+        result = ((int(padding[0]),) * 2, (int(padding[1]),) * 2)
+    elif (
+        isinstance(padding, Sequence)
+        and len(padding) == 2
+        and all(isinstance(v, Sequence) and len(v) == 2 and all(map(is_int, v)) for v in padding)
+    ):
+        result = (
+            (int(padding[0][0]), int(padding[0][1])),
+            (int(padding[1][0]), int(padding[1][1])),
+        )
+    else:
+        raise TypeError(f"{op}: `padding` must be {forms}, got {padding!r}")
+    if not allow_negative and min(min(result[0]), min(result[1])) < 0:
+        raise ValueError(f"{op}: `padding` must be non-negative, got {padding!r}")
+    return result
 
 
 def padding_2d(
@@ -214,30 +251,7 @@ def padding_2d(
             f"{op}: unknown `padding` {padding!r}; expected 'VALID', 'SAME', an int, "
             "an (h, w) pair or ((top, bottom), (left, right))"
         )
-    if _is_int(padding):
-        p = int(padding)
-        result = ((p, p), (p, p))
-    elif isinstance(padding, Sequence) and len(padding) == 2 and all(_is_int(v) for v in padding):
-        result = ((int(padding[0]),) * 2, (int(padding[1]),) * 2)
-    elif (
-        isinstance(padding, Sequence)
-        and len(padding) == 2
-        and all(
-            isinstance(v, Sequence) and len(v) == 2 and all(_is_int(e) for e in v) for v in padding
-        )
-    ):
-        result = (
-            (int(padding[0][0]), int(padding[0][1])),
-            (int(padding[1][0]), int(padding[1][1])),
-        )
-    else:
-        raise TypeError(
-            f"{op}: `padding` must be 'VALID', 'SAME', an int, an (h, w) pair or "
-            f"((top, bottom), (left, right)), got {padding!r}"
-        )
-    if min(min(result[0]), min(result[1])) < 0:
-        raise ValueError(f"{op}: `padding` must be non-negative, got {padding!r}")
-    return result
+    return explicit_padding(padding, op, forms=f"'VALID', 'SAME', {_EXPLICIT_FORMS}")
 
 
 def out_size(size: int, pad: tuple[int, int], window: int, stride: int) -> int:

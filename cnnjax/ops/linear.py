@@ -14,12 +14,15 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from cnnjax.ops._arraylike import as_array
 from cnnjax.ops._util import acc_dtype, check_float, check_rank, check_same_dtype
 
 __all__ = ["dense"]
 
 
-def dense(x: jax.Array, w: jax.Array, b: jax.Array | None = None) -> jax.Array:
+def dense(
+    x: jax.typing.ArrayLike, w: jax.typing.ArrayLike, b: jax.typing.ArrayLike | None = None
+) -> jax.Array:
     """Affine map over the last axis: ``y = x @ w + b``.
 
     Args:
@@ -41,6 +44,8 @@ def dense(x: jax.Array, w: jax.Array, b: jax.Array | None = None) -> jax.Array:
     >>> dense(jnp.ones((2, 3)), jnp.ones((3, 4)), jnp.arange(4.0)).tolist()
     [[3.0, 4.0, 5.0, 6.0], [3.0, 4.0, 5.0, 6.0]]
     """
+    x, w = as_array("dense", "x", x), as_array("dense", "w", w)
+    b = None if b is None else as_array("dense", "b", b)
     check_float("dense", "x", x)
     if jnp.ndim(x) < 1:
         raise ValueError(f"dense: `x` must have rank >= 1 (..., In), got shape {jnp.shape(x)}")

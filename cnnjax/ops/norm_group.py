@@ -54,7 +54,8 @@ def group_norm(
       Array of ``x``'s shape and dtype.
 
     Residuals (:class:`_GroupNormRes`): ``x_hat`` and ``inv_std`` in the grouped layout
-    ``(N, ..., G, C/G)`` (``inv_std`` with unit axes but N and G), and ``scale``.
+    ``(N, ..., G, C/G)``, or ``(N, ..., C)`` when ``G = C`` (``inv_std`` with unit axes but N
+    and G), and ``scale``.
 
     Raises:
       ValueError: ``x`` of rank < 2 or with no element per example, ``num_groups`` < 1 or not
@@ -118,18 +119,30 @@ def _checked_group_norm(op, x, scale, bias, num_groups, eps, min_rank):
 
 
 def _grouped(v: jax.Array, num_groups: int) -> jax.Array:
-    """``(..., C)`` reshaped to ``(..., G, C/G)``."""
+    """``(..., C)`` reshaped to ``(..., G, C/G)``; kept as ``(..., C)`` when ``G = C``.
+
+    One channel per group keeps the plain layout: a reduction over a trailing unit axis runs
+    about 5x slower on XLA:CPU (docs/performance.md, "Round-2 ops").
+    """
+    if num_groups == v.shape[-1]:
+        return v
     return v.reshape(v.shape[:-1] + (num_groups, v.shape[-1] // num_groups))
 
 
-def _stat_axes(ndim_grouped: int) -> tuple[int, ...]:
-    """Axes of the grouped layout ``(N, ..., G, C/G)`` a statistic averages: all but N and G."""
+def _stat_axes(ndim_grouped: int, per_channel: bool) -> tuple[int, ...]:
+    """Axes of the grouped layout a statistic averages: all but N and G (or C).
+
+    ``(N, ..., G, C/G)`` averages ``(..., C/G)``; the ``per_channel`` layout ``(N, ..., C)``
+    of :func:`_grouped` with ``G = C`` averages ``(...)``.
+    """
+    if per_channel:
+        return tuple(range(1, ndim_grouped - 1))
     return (*range(1, ndim_grouped - 2), ndim_grouped - 1)
 
 
 class _GroupNormRes(NamedTuple):
-    x_hat: jax.Array  # (N, ..., G, C/G), x's dtype: the normalised input
-    inv_std: jax.Array  # (N, 1, ..., G, 1), accumulation dtype: 1 / sqrt(var + eps)
+    x_hat: jax.Array  # (N, ..., G, C/G), or (N, ..., C) if G = C; x's dtype: the normalised input
+    inv_std: jax.Array  # (N, 1, ..., G, 1), or (N, 1, ..., C); accumulation dtype: 1/sqrt(var+eps)
     scale: jax.Array | None  # (C,) or None
 
 
@@ -140,7 +153,7 @@ def _group_norm(x, scale, bias, num_groups, eps, has_bias):
 
 def _group_norm_fwd(x, scale, bias, num_groups, eps, has_bias):
     xg = _grouped(x, num_groups)
-    x_hat, _, _, inv_std = standardize(xg, _stat_axes(xg.ndim), eps)
+    x_hat, _, _, inv_std = standardize(xg, _stat_axes(xg.ndim, xg.ndim == x.ndim), eps)
     y = x_hat
     if scale is not None:
         y = y * expand(_grouped(scale.astype(y.dtype), num_groups), y.ndim)
@@ -169,7 +182,8 @@ def _group_norm_bwd(num_groups: int, eps: float, has_bias: bool, res: _GroupNorm
 
     (the first is :func:`cnnjax.ops._norm.standardize_grad_input` over the statistics' axes).
     The code forms ``ct_x_hat = scale * ct`` in the grouped layout, applies that function and
-    reshapes back; the parameter sums run over every axis but the channel's.
+    reshapes back (with ``G = C`` the layout is ``(N, ..., C)`` itself); the parameter sums
+    run over every axis but the channel's.
     """
     dtype, acc = res.x_hat.dtype, res.inv_std.dtype
     ndim = res.x_hat.ndim
@@ -177,8 +191,9 @@ def _group_norm_bwd(num_groups: int, eps: float, has_bias: bool, res: _GroupNorm
     ct_x_hat = ct
     if res.scale is not None:
         ct_x_hat = ct * expand(_grouped(res.scale.astype(acc), num_groups), ndim)
-    ct_x = standardize_grad_input(ct_x_hat, x_hat, res.inv_std, _stat_axes(ndim))
-    per_channel = tuple(range(ndim - 2))
+    plain = ndim == ct_y.ndim  # G = C: the (N, ..., C) layout
+    ct_x = standardize_grad_input(ct_x_hat, x_hat, res.inv_std, _stat_axes(ndim, plain))
+    per_channel = tuple(range(ndim - 1 if plain else ndim - 2))
     ct_scale = None
     if res.scale is not None:
         ct_scale = jnp.sum(ct * x_hat, axis=per_channel).reshape(-1).astype(dtype)

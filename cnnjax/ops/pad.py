@@ -2,9 +2,9 @@ r"""Spatial padding of NHWC arrays (``F.pad`` on H and W) with a hand-derived VJ
 
 Four modes, as PyTorch's: ``constant`` (a fill value), ``reflect`` (mirror without repeating
 the edge: ``d c b | a b c d | c b a``), ``replicate`` (repeat the edge: ``a a | a b c d | d d``)
-and ``circular`` (wrap around: ``c d | a b c d | a b``). Each mode pads H, then W; every mode
-is a linear map of the input (plus the constant fill), so the VJP is its transpose, applied
-per axis in reverse order: W, then H.
+and ``circular`` (wrap around: ``c d | a b c d | a b``). Each mode pads H and W; every mode
+is a linear map of the input (plus the constant fill), so the VJP is its transpose: the two
+axes' maps act on different axes and commute, so their transposes apply in either order.
 """
 
 from __future__ import annotations
@@ -94,49 +94,51 @@ def pad2d(
 # -------------------------------------------------------------------- one axis, one mode each
 
 
-def _pad_axis(x, axis: int, lo: int, hi: int, mode: str):
-    """Pad ``x`` along ``axis`` by ``(lo, hi)`` (non-negative) in an index-based ``mode``."""
+def _axis_parts(x, axis: int, lo: int, hi: int, mode: str) -> list:
+    """The blocks that, concatenated along ``axis``, pad ``x`` by ``(lo, hi)`` in ``mode``."""
     n = x.shape[axis]
 
     def take(start, stop):
         return lax.slice_in_dim(x, start, stop, axis=axis)
 
     if mode == "reflect":  # rows lo..1 before, n-2..n-1-hi after
-        parts = [jnp.flip(take(1, lo + 1), axis), x, jnp.flip(take(n - 1 - hi, n - 1), axis)]
-    elif mode == "replicate":
+        return [jnp.flip(take(1, lo + 1), axis), x, jnp.flip(take(n - 1 - hi, n - 1), axis)]
+    if mode == "replicate":
         edge_lo, edge_hi = take(0, 1), take(n - 1, n)
-        parts = [jnp.repeat(edge_lo, lo, axis), x, jnp.repeat(edge_hi, hi, axis)]
-    else:  # circular: the last lo rows before, the first hi after
-        parts = [take(n - lo, n), x, take(0, hi)]
-    return jnp.concatenate(parts, axis=axis)
+        return [jnp.repeat(edge_lo, lo, axis), x, jnp.repeat(edge_hi, hi, axis)]
+    return [take(n - lo, n), x, take(0, hi)]  # circular: the last lo rows before, the first hi
 
 
-def _place(part, axis: int, start: int, n: int):
-    """``part`` zero-padded along ``axis`` so that it occupies rows ``[start, start + len)``."""
-    cfg = [(0, 0, 0)] * part.ndim
-    cfg[axis] = (start, n - start - part.shape[axis], 0)
-    return lax.pad(part, jnp.zeros((), part.dtype), cfg)
+def _add_rows(acc, part, axis: int, start: int):
+    """``acc`` with ``part`` added onto its rows ``[start, start + len)`` along ``axis``."""
+    rows = lax.slice_in_dim(acc, start, start + part.shape[axis], axis=axis)
+    return lax.dynamic_update_slice_in_dim(acc, rows + part, start, axis)
+
+
+def _add_borders(body, head, tail, axis: int, mode: str):
+    """The transpose of :func:`_axis_parts`: ``head``/``tail`` cotangents onto their sources."""
+    n, lo, hi = body.shape[axis], head.shape[axis], tail.shape[axis]
+    if mode == "reflect":  # head row j came from row lo - j; tail row j from n - 2 - j
+        pieces = ((jnp.flip(head, axis), 1), (jnp.flip(tail, axis), n - 1 - hi))
+    elif mode == "replicate":  # every head row came from row 0, every tail row from n - 1
+        head = jnp.sum(head, axis=axis, keepdims=True)
+        pieces = ((head, 0), (jnp.sum(tail, axis=axis, keepdims=True), n - 1))
+    else:  # circular
+        pieces = ((head, n - lo), (tail, 0))
+    for (part, start), width in zip(pieces, (lo, hi), strict=True):
+        if width:
+            body = _add_rows(body, part, axis, start)
+    return body
 
 
 def _fold_axis(ct, axis: int, lo: int, hi: int, mode: str):
-    """The transpose of :func:`_pad_axis`: border cotangents added back onto their sources."""
+    """The transpose of padding along ``axis`` by ``(lo, hi)``: the borders folded back."""
     n = ct.shape[axis] - lo - hi
 
     def take(start, stop):
         return lax.slice_in_dim(ct, start, stop, axis=axis)
 
-    head, body, tail = take(0, lo), take(lo, lo + n), take(lo + n, lo + n + hi)
-    if mode == "reflect":  # head row j came from row lo - j; tail row j from n - 2 - j
-        return (
-            body
-            + _place(jnp.flip(head, axis), axis, 1, n)
-            + _place(jnp.flip(tail, axis), axis, n - 1 - hi, n)
-        )
-    if mode == "replicate":  # every head row came from row 0, every tail row from n - 1
-        head = jnp.sum(head, axis=axis, keepdims=True)
-        tail = jnp.sum(tail, axis=axis, keepdims=True)
-        return body + _place(head, axis, 0, n) + _place(tail, axis, n - 1, n)
-    return body + _place(head, axis, n - lo, n) + _place(tail, axis, 0, n)  # circular
+    return _add_borders(take(lo, lo + n), take(0, lo), take(lo + n, lo + n + hi), axis, mode)
 
 
 # ----------------------------------------------------------------------------------- the op
@@ -146,7 +148,9 @@ def _forward(x, pads: Padding2D, mode: str, value: float):
     if mode == "constant":
         cfg = [(0, 0, 0), (*pads[0], 0), (*pads[1], 0), (0, 0, 0)]
         return lax.pad(x, jnp.asarray(value, x.dtype), cfg)
-    return _pad_axis(_pad_axis(x, 1, *pads[0], mode), 2, *pads[1], mode)
+    # Each H block padded along W, then stacked: one pass, no H-padded intermediate.
+    rows = _axis_parts(x, 1, *pads[0], mode)
+    return jnp.concatenate([jnp.concatenate(_axis_parts(r, 2, *pads[1], mode), 2) for r in rows], 1)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
@@ -180,20 +184,28 @@ def _pad2d_bwd(pads: Padding2D, mode: str, value: float, res: None, ct_y):
     the head flipped onto rows :math:`1..l` and the tail flipped onto rows
     :math:`n-1-h..n-2`; replicate adds the summed head onto row 0 and the summed tail onto row
     :math:`n-1`; circular adds the head onto the last :math:`l` rows and the tail onto the
-    first :math:`h`. The two axes are independent maps, so the VJP applies the W transpose,
-    then the H one.
+    first :math:`h`. The two axes are independent, commuting maps, so the VJP applies the H
+    transpose and the W transpose in either order.
 
     The code: constant mode is ``lax.pad`` with the pads negated (a crop, or zero rows where
-    the forward cropped); the other modes slice ``ct_y`` into head, body and tail per axis and
-    add the (flipped or summed) borders onto the body.
+    the forward cropped); the other modes slice ``ct_y`` into the body and its border strips,
+    applies the H transpose to the left, middle and right column strips (the middle one is
+    the body with its top and bottom strips added on), then adds the folded left and right
+    strips onto the body's columns: each addition updates rows of the body in place.
     """
     del value, res  # the fill is static; no residuals
     if mode == "constant":
         (t, b), (l_, r) = pads
         cfg = [(0, 0, 0), (-t, -b, 0), (-l_, -r, 0), (0, 0, 0)]
         return (lax.pad(ct_y, jnp.zeros((), ct_y.dtype), cfg),)
-    ct = _fold_axis(ct_y, 2, *pads[1], mode)
-    return (_fold_axis(ct, 1, *pads[0], mode),)
+    (t, b), (l_, r) = pads
+    w = ct_y.shape[2] - l_ - r
+    # Only the border strips are folded apart; they are added onto the body in place.
+    cols = [lax.slice_in_dim(ct_y, a, a + k, axis=2) for a, k in ((0, l_), (l_ + w, r))]
+    left, right = (_fold_axis(c, 1, t, b, mode) for c in cols)
+    mid = lax.slice_in_dim(ct_y, l_, l_ + w, axis=2)
+    ct_x = _fold_axis(mid, 1, t, b, mode)
+    return (_add_borders(ct_x, left, right, 2, mode),)
 
 
 _pad2d.defvjp(_pad2d_fwd, _pad2d_bwd)

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cnnjax.ops._arraylike import as_array
 from cnnjax.ops._pool_argmax import max_and_argmax
 from cnnjax.ops._util import acc_dtype, check_float, check_rank
 from cnnjax.ops._windows import from_blocks, pad, tiles, window_slices, window_transpose
@@ -101,6 +102,7 @@ def max_pool2d(
     >>> max_pool2d(x[:, :3, :3], 2, ceil_mode=True)[0, :, :, 0].tolist()
     [[5.0, 6.0], [9.0, 10.0]]
     """
+    x = as_array("max_pool2d", "x", x)
     geo = _pool_geometry("max_pool2d", x, window, stride, padding, dilation, ceil_mode)
     return _max_pool2d_jit(jnp.asarray(x), geo)
 
@@ -197,6 +199,7 @@ def avg_pool2d(
     >>> avg_pool2d(x, 2, ceil_mode=True)[0, :, :, 0].tolist()
     [[1.0, 1.0], [1.0, 1.0]]
     """
+    x = as_array("avg_pool2d", "x", x)
     geo = _pool_geometry("avg_pool2d", x, window, stride, padding, 1, ceil_mode)
     if not isinstance(count_include_pad, (bool, np.bool_)):
         raise TypeError(
@@ -324,6 +327,7 @@ def global_avg_pool2d(x: jax.typing.ArrayLike) -> jax.Array:
     >>> global_avg_pool2d(jnp.arange(8.0).reshape(1, 2, 2, 2)).tolist()
     [[3.0, 4.0]]
     """
+    x = as_array("global_avg_pool2d", "x", x)
     check_rank("global_avg_pool2d", "x", x, 4, "(N, H, W, C)")
     check_float("global_avg_pool2d", "x", x)
     x = jnp.asarray(x)

@@ -45,12 +45,15 @@ def _mean_matrix(size: int, out: int) -> np.ndarray:
     return a
 
 
-def _window_index(size: int, out: int) -> np.ndarray:
-    """``(out, L)`` input indices of each bin, L the longest bin; short bins repeat their last
-    index, which comes after the real one in window order, so a first maximum is always real."""
-    bins = _bins(size, out)
-    length = max(e - s for s, e in bins)
-    return np.array([[min(s + k, e - 1) for k in range(length)] for s, e in bins])
+def _bin_max(v, axis: int, size: int, out: int):
+    """Max and first argmax (input index, int32) of each adaptive bin along ``axis``, stacked
+    there: one fused reduction per bin, so the overlapping windows are never materialised."""
+    vals, args = [], []
+    for start, stop in _bins(size, out):
+        part = jax.lax.slice_in_dim(v, start, stop, axis=axis)
+        vals.append(jnp.max(part, axis=axis))
+        args.append(start + jnp.argmax(part, axis=axis).astype(jnp.int32))
+    return jnp.stack(vals, axis), jnp.stack(args, axis)
 
 
 # ------------------------------------------------------------------------ adaptive_avg_pool2d
@@ -160,17 +163,11 @@ def _adaptive_max_pool2d(x, out_hw, in_hw):
 
 
 def _adaptive_max_pool2d_fwd(x, out_hw, in_hw):
-    n, h, w, c = x.shape
-    idx_h, idx_w = _window_index(h, out_hw[0]), _window_index(w, out_hw[1])
-    windows = x[:, idx_h][:, :, :, idx_w]  # (N, H_out, L_h, W_out, L_w, C)
-    windows = windows.transpose(0, 1, 3, 2, 4, 5).reshape(n, *out_hw, -1, c)
-    k = jnp.argmax(windows, axis=3)  # first maximum (first NaN), (N, H_out, W_out, C)
-    y = jnp.take_along_axis(windows, k[:, :, :, None, :], axis=3)[:, :, :, 0, :]
-    # flat[i, j, l]: the input cell h * W + w of entry l of bin (i, j), a static table.
-    flat = (idx_h[:, None, :, None] * w + idx_w[None, :, None, :]).reshape(*out_hw, -1)
-    rows = jnp.arange(out_hw[0])[None, :, None, None]
-    cols = jnp.arange(out_hw[1])[None, None, :, None]
-    return y, _MaxPoolRes(jnp.asarray(flat, jnp.int32)[rows, cols, k])
+    # Row-major first maximum, separably: each row's first maximal column per W bin, then the
+    # first row whose maximum is maximal per H bin (that row's column comes with it).
+    row_max, col = _bin_max(x, 2, in_hw[1], out_hw[1])  # (N, H, W_out, C)
+    y, row = _bin_max(row_max, 1, in_hw[0], out_hw[0])  # (N, H_out, W_out, C)
+    return y, _MaxPoolRes(row * in_hw[1] + jnp.take_along_axis(col, row, axis=1))
 
 
 def _scatter_to_input(ct_y, flat_argmax, in_hw):

@@ -8,12 +8,13 @@ import math
 import jax
 import jax.numpy as jnp
 
+from cnnjax.ops._arraylike import as_array
 from cnnjax.ops._util import check_float
 
 __all__ = ["flatten"]
 
 
-def flatten(x: jax.Array) -> jax.Array:
+def flatten(x: jax.typing.ArrayLike) -> jax.Array:
     """Flatten all axes but the first: ``(N, d1, ..., dk) -> (N, d1 * ... * dk)``.
 
     A rank-1 ``x`` of shape ``(N,)`` is taken as N examples of no feature axes and becomes
@@ -37,6 +38,7 @@ def flatten(x: jax.Array) -> jax.Array:
     >>> flatten(jnp.zeros((4,))).shape
     (4, 1)
     """
+    x = as_array("flatten", "x", x)
     check_float("flatten", "x", x)
     if jnp.ndim(x) < 1:
         raise ValueError(f"flatten: `x` must have rank >= 1 (N, ...), got shape {jnp.shape(x)}")

@@ -56,7 +56,16 @@ def _nearest(size_in: int, size_out: int, scale: float | None) -> _Axis:
 
 
 def _bilinear(size_in: int, size_out: int, scale: float | None, align_corners: bool) -> _Axis:
-    """PyTorch's ``area_pixel_compute_source_index`` and its neighbour pair."""
+    """PyTorch's ``compute_source_index_and_lambda``: the source index and its neighbour pair.
+
+    As there, an unchanged size copies whatever ``scale`` says, the source index is
+    ``area_pixel_compute_source_index`` (negative half-pixel indices clamped to 0) and its
+    floor is taken in float32 (``floorf``), so an index a hair below an integer rounds up
+    to it with weight 0 on the cell below.
+    """
+    if size_out == size_in:
+        src = tuple(range(size_out))
+        return _Axis(src, src, (1.0,) * size_out, (0.0,) * size_out, size_in)
     dst = np.arange(size_out, dtype=np.float64)
     if align_corners:
         r = (size_in - 1) / (size_out - 1) if size_out > 1 else 0.0
@@ -64,7 +73,7 @@ def _bilinear(size_in: int, size_out: int, scale: float | None, align_corners: b
     else:
         r = 1.0 / scale if scale is not None else size_in / size_out
         src = np.maximum(r * (dst + 0.5) - 0.5, 0.0)
-    i0 = np.minimum(np.floor(src).astype(np.int64), size_in - 1)
+    i0 = np.minimum(np.floor(src.astype(np.float32)).astype(np.int64), size_in - 1)
     i1 = np.where(i0 < size_in - 1, i0 + 1, i0)
     w1 = np.clip(src - i0, 0.0, 1.0)
     return _Axis(

@@ -2,7 +2,8 @@
 
 Same signature as ``cnnjax.ops.upsample2d`` and nothing shared with it. The source coordinate
 of each output row and column is computed here as ``F.interpolate`` does (nearest in float32,
-its legacy arithmetic); the value is the weighted sum of the four neighbouring cells.
+its legacy arithmetic; the bilinear index floored in float32, as ATen's ``floorf``; an axis
+whose size is unchanged copied); the value is the weighted sum of the four neighbouring cells.
 Validation is the op's job.
 """
 
@@ -19,9 +20,10 @@ import numpy as np
 def _coords(n_in, n_out, scale, mode, align_corners):
     """``(lo, hi, frac)`` index arrays of one axis."""
     j = np.arange(n_out)
-    if mode == "nearest" and n_out in (n_in, 2 * n_in):  # PyTorch's nearest_idx shortcuts
-        lo = j if n_out == n_in else j // 2
-        return lo, lo, np.zeros(n_out)
+    if n_out == n_in:  # both modes copy an unchanged size, whatever the scale says
+        return j, j, np.zeros(n_out)
+    if mode == "nearest" and n_out == 2 * n_in:  # PyTorch's nearest_idx shortcut
+        return j // 2, j // 2, np.zeros(n_out)
     if mode == "nearest":
         step = np.float32(1.0 / scale) if scale else np.float32(n_in) / np.float32(n_out)
         lo = np.minimum(np.floor(j.astype(np.float32) * step).astype(int), n_in - 1)
@@ -31,7 +33,7 @@ def _coords(n_in, n_out, scale, mode, align_corners):
     else:
         step = 1.0 / scale if scale else n_in / n_out
         src = np.clip((j + 0.5) * step - 0.5, 0.0, None)
-    lo = np.minimum(src.astype(int), n_in - 1)
+    lo = np.minimum(np.floor(np.float32(src)).astype(int), n_in - 1)  # floorf, as ATen does
     hi = np.minimum(lo + 1, n_in - 1)
     return lo, hi, np.clip(src - lo, 0.0, 1.0)
 

@@ -148,15 +148,32 @@ def _default(field: dataclasses.Field) -> str:
     return "required"
 
 
-def config_rows(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
-    """``(dotted key, type, default)`` for every field, nested tables expanded."""
+def field_comments(cls: type) -> dict[str, str]:
+    """Each field's comment in the class source: the ``#`` lines right above it, or its
+    trailing ``# ...``; the text a config key's row shows as its meaning."""
+    comments, above = {}, []
+    for line in inspect.getsource(cls).splitlines()[1:]:
+        text = line.strip()
+        if text.startswith("#"):
+            above.append(text.lstrip("# ").rstrip())
+            continue
+        match = re.match(r"(\w+)\s*:[^#]*(?:#\s*(.*))?$", text)
+        if match and not text.startswith(("def ", "class ", "@")):
+            comments[match[1]] = " ".join([*above, match[2] or ""]).strip()
+        above = []
+    return comments
+
+
+def config_rows(cls: type, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """``(dotted key, type, default, meaning)`` for every field, nested tables expanded."""
     hints = typing.get_type_hints(cls)
+    comments = field_comments(cls)
     rows = []
     for field in dataclasses.fields(cls):
         if not field.repr and not field.compare:
             continue  # bookkeeping (e.g. the source file name), not a TOML key
         key, kind = f"{prefix}{field.name}", hints[field.name]
-        rows.append((key, _type_name(kind), _default(field)))
+        rows.append((key, _type_name(kind), _default(field), comments.get(field.name, "")))
         nested = [a for a in (kind, *typing.get_args(kind)) if dataclasses.is_dataclass(a)]
         for sub in nested:
             rows += config_rows(sub, f"{key}.")
@@ -168,10 +185,11 @@ def config_page() -> str:
 
     lines = [_rst_title("Experiment configs: every key", "=")]
     lines += [".. automodule:: cnnjax.config", "   :no-members:", ""]
-    lines += [".. list-table::", "   :header-rows: 1", "", "   * - key", "     - type"]
-    lines += ["     - default"]
-    for key, kind, default in config_rows(ExperimentConfig):
+    lines += [".. list-table::", "   :header-rows: 1", "   :widths: 22 18 12 48", ""]
+    lines += ["   * - key", "     - type", "     - default", "     - meaning"]
+    for key, kind, default, meaning in config_rows(ExperimentConfig):
         lines += [f"   * - ``{key}``", f"     - ``{kind}``", f"     - ``{default}``"]
+        lines.append(f"     - {meaning}")
     return "\n".join(lines) + "\n"
 
 

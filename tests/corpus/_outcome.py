@@ -1,23 +1,23 @@
 """Run one bad input and name its outcome: the bad-input corpus's one helper module.
 
-Two entry points share it. For the CLI run lifecycle and damaged checkpoints:
+Every corpus input runs through one of two runners that return the same :class:`Outcome`:
+:func:`run_case` for a CLI run (a :class:`Case`: the arguments, the exit status and a fragment
+of the message the user should see, and for runs that touch an earlier one the folder whose
+bytes must not change), :func:`run_call` for a single call (configs, data files, ops, nn: the
+exception type and fragment expected, or ``None`` for a call that must succeed). Every test
+then asserts with :func:`check`, which shows ``outcome.detail`` when the kind is not the
+expected one.
 
-Each corpus case is a :class:`Case`: the CLI arguments, what the user should see (the exit
-status and a fragment of the message naming the problem) and, for cases that touch an
-earlier run, the folder whose bytes must not change. :func:`run_case` runs it and returns an
-:class:`Outcome` whose ``kind`` is one of :data:`KINDS`; a test asserts
-``outcome.kind == case.expect`` and shows ``outcome.detail`` when not.
+Kinds (:data:`KINDS`): ``clear error`` (the expected exception or exit status, with a message
+naming the problem), ``accepted`` (no error, none expected), ``silent`` (no error where one
+was expected), ``misleading`` (an error whose type, status or message does not name the
+problem), ``traceback`` (any other exception, or a CLI run that printed a Python traceback),
+``data loss`` (a kept folder changed), ``questionable`` (a run's own after-check found
+something wrong on disk) and ``hang``.
 
-``CNNJAX_CORPUS_RECORD=path.jsonl`` appends every outcome to that file instead, so the same
-corpus can be tabulated against another checkout (``PYTHONPATH=<checkout>``).
-
-For single calls (configs, data files, ops, nn) and short CLI runs, :func:`outcome`,
-:func:`cli_outcome` and :func:`expect`:
-
-Outcomes: ``clear`` (the expected exception, or CLI exit status, with a message naming the
-problem), ``accepted`` (no error, none expected), ``silent`` (no error where one was
-expected), ``misleading`` (an error whose type or message does not name the problem) and
-``traceback`` (any other exception, or a CLI run that printed a Python traceback).
+``CNNJAX_CORPUS_RECORD=path.jsonl`` appends every CLI case's outcome to that file instead of
+asserting it, so the same corpus can be tabulated against another checkout
+(``PYTHONPATH=<checkout>``).
 """
 
 from __future__ import annotations
@@ -38,10 +38,11 @@ from cnnjax import cli
 KINDS = (
     "clear error",
     "accepted",
-    "questionable",
-    "data loss",
-    "traceback",
+    "silent",
     "misleading",
+    "traceback",
+    "data loss",
+    "questionable",
     "hang",
 )
 
@@ -67,17 +68,19 @@ class Case:
 
 @dataclass
 class Outcome:
+    """What one input did: its ``kind``, the kind ``expect``-ed, the CLI exit ``status`` (None
+    for a call), what the user saw (``output``), and whether it was ``recorded`` instead of
+    asserted."""
+
     kind: str
+    expect: str
     status: int | None
     output: str
+    recorded: bool = False
 
     @property
     def detail(self) -> str:
-        return f"{self.kind} (exit {self.status}):\n{self.output[-3000:]}"
-
-    @property
-    def text(self) -> str:
-        return self.output
+        return f"{self.kind}, expected {self.expect} (exit {self.status}):\n{self.output[-3000:]}"
 
 
 def tree_digest(folder: Path | None) -> str:
@@ -99,7 +102,9 @@ def _alarm(signum, frame):
     raise _Hang
 
 
-def run_case(case: Case, main: Callable[[list[str]], int], timeout_s: int = 120) -> Outcome:
+def run_case(
+    case: Case, main: Callable[[list[str]], int] = cli.main, timeout_s: int = 120
+) -> Outcome:
     """Run ``main(case.argv)`` with captured output and classify the result."""
     if case.setup is not None:
         case.setup()
@@ -123,9 +128,8 @@ def run_case(case: Case, main: Callable[[list[str]], int], timeout_s: int = 120)
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
     text = out.getvalue()
-    outcome = Outcome(_kind(case, status, text, crashed, hung, before), status, text)
-    _record(case, outcome)
-    return outcome
+    kind = _kind(case, status, text, crashed, hung, before)
+    return Outcome(kind, case.expect, status, text, _record(case, kind))
 
 
 def _kind(case: Case, status, text: str, crashed: bool, hung: bool, before: str) -> str:
@@ -141,68 +145,37 @@ def _kind(case: Case, status, text: str, crashed: bool, hung: bool, before: str)
     if case.status == 0:
         return "accepted" if status == 0 and named else "misleading"
     if status == 0:
-        return "questionable"  # accepted what it should have refused
+        return "silent"  # accepted what it should have refused
     return "clear error" if named and status == case.status else "misleading"
 
 
-def _record(case: Case, outcome: Outcome) -> None:
+def _record(case: Case, kind: str) -> bool:
+    """Append the outcome to ``$CNNJAX_CORPUS_RECORD`` when set; whether it did."""
     path = os.environ.get("CNNJAX_CORPUS_RECORD")
     if path:
-        row = {"id": case.id, "expect": case.expect, "kind": outcome.kind}
+        row = {"id": case.id, "expect": case.expect, "kind": kind}
         with open(path, "a") as f:
             f.write(json.dumps(row) + "\n")
+    return bool(path)
 
 
-def check(case: Case, outcome: Outcome) -> None:
-    """The assertion every corpus test makes (skipped while recording another checkout)."""
-    if not os.environ.get("CNNJAX_CORPUS_RECORD"):
-        assert outcome.kind == case.expect, outcome.detail
-
-
-# ----------------------------------------------- single calls and short CLI runs
-
-
-def outcome(fn, error: type[BaseException] | None, fragment: str) -> tuple[str, str]:
-    """Call ``fn()``; ``error=None`` means the input should be accepted."""
+def run_call(fn: Callable[[], object], error: type[BaseException] | None, fragment: str) -> Outcome:
+    """Call ``fn()``: it should raise ``error`` with ``fragment`` in its message (any case), or
+    succeed when ``error`` is None. ``output`` is ``"Type: message"`` of what it raised."""
+    expect = "accepted" if error is None else "clear error"
     try:
         fn()
     except (ValueError, TypeError, FileNotFoundError) as e:
-        if error is None:
-            return "misleading", f"raised {type(e).__name__}: {e}"
-        ok = isinstance(e, error) and fragment.lower() in str(e).lower()
-        return ("clear" if ok else "misleading"), f"{type(e).__name__}: {e}"
+        text = f"{type(e).__name__}: {e}"
+        named = error is not None and isinstance(e, error) and fragment.lower() in str(e).lower()
+        return Outcome("clear error" if named else "misleading", expect, None, text)
     except Exception as e:  # noqa: BLE001 - any other exception is the defect being measured
-        return "traceback", "".join(traceback.format_exception_only(e)).strip()
-    return ("accepted" if error is None else "silent"), "no error"
+        text = "".join(traceback.format_exception_only(e)).strip()
+        return Outcome("traceback", expect, None, text)
+    return Outcome("accepted" if error is None else "silent", expect, None, "no error")
 
 
-def run_cli(argv: list[str]) -> tuple[int | str, str]:
-    """``cnnjax.cli.main(argv)`` in this process: ``(exit status, stdout + stderr)``."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        try:
-            rc: int | str = cli.main(argv)
-        except SystemExit as e:
-            rc = e.code if isinstance(e.code, int) else 1
-        except Exception:  # noqa: BLE001
-            traceback.print_exc(file=out)
-            rc = "traceback"
-    return rc, out.getvalue()
-
-
-def cli_outcome(argv: list[str], status: int, fragment: str) -> tuple[str, str]:
-    """Run the CLI; ``status=0`` means the run should succeed."""
-    rc, text = run_cli(argv)
-    if rc == "traceback" or "Traceback" in text:
-        return "traceback", text[-2000:]
-    if rc != status:
-        return ("silent" if rc == 0 else "misleading"), f"exit {rc}: {text[-2000:]}"
-    if fragment.lower() not in text.lower():
-        return "misleading", f"exit {rc}: {text[-2000:]}"
-    return ("accepted" if status == 0 else "clear"), text[-300:]
-
-
-def expect(result: tuple[str, str], error_expected: bool) -> None:
-    """Assert a corpus case's outcome: ``clear`` for bad input, ``accepted`` for good."""
-    want = "clear" if error_expected else "accepted"
-    assert result[0] == want, f"{result[0]}: {result[1]}"
+def check(outcome: Outcome) -> None:
+    """The assertion every corpus test makes (skipped for an outcome recorded instead)."""
+    if not outcome.recorded:
+        assert outcome.kind == outcome.expect, outcome.detail

@@ -108,9 +108,9 @@ def test_damaged_checkpoint(command, base_run, tmp_path):
         if command == "resume" and case.id == "meta-no-normalization":
             case.status, case.expect, case.fragment = 0, "accepted", "nothing to do"
         case.id = f"{command}-{case.id}"
-        outcome = run_case(case, cli.main)
+        outcome = run_case(case)
         try:
-            check(case, outcome)
+            check(outcome)
         except AssertionError as e:
             failures.append(f"{case.id}: {e}")
     assert not failures, "\n\n".join(failures)
@@ -144,4 +144,4 @@ def test_checkpoint_that_is_a_folder_and_one_of_another_model(base_run, tmp_path
         ),
     ]
     for case in cases:
-        check(case, run_case(case, cli.main))
+        check(run_case(case))

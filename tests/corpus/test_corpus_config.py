@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from cnnjax.config import ConfigError, ConfigTypeError, load_config, make_optimizer
-from tests.corpus._outcome import cli_outcome, expect, outcome
+from cnnjax.experiment import build_experiment
+from tests.corpus._outcome import Case, check, run_call, run_case
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = ROOT / "experiments" / "digits_cnn.toml"
+DENOISE = ROOT / "experiments" / "digits_denoise.toml"
 SHIPPED = sorted((ROOT / "experiments").glob("*.toml"))
 BASE = """name = "t"
 [optimizer]
@@ -184,6 +186,35 @@ LOAD_CASES = [
     ("set-into-scalar", BASE, ["name.x=1"], E, "`name`: is not a table"),
     ("bad-toml", BASE + "[train\n", [], E, "invalid TOML"),
     ("latin1-byte", BASE.replace('"t"', '"caf\xe9"'), [], E, "byte 0xe9 at byte offset 11"),
+    ("task-kind-typo", BASE, ["task.kind=denoising"], E, "`task.kind`: must be one of"),
+    ("task-kind-number", BASE, ["task.kind=1"], E, "`task.kind`: must be one of"),
+    ("task-unknown-key", BASE, ["task.sigma=0.1"], E, "`task.sigma`: unknown key"),
+    ("noise-negative", DENOISE, ["task.noise=-0.1"], E, "`task.noise`: must be finite and >= 0"),
+    ("noise-nan", DENOISE, ["task.noise=nan"], E, "`task.noise`: must be finite"),
+    ("noise-inf", DENOISE, ["task.noise=inf"], E, "`task.noise`: must be finite"),
+    ("noise-string", DENOISE, ["task.noise=high"], T, "`task.noise`: must be a number"),
+    ("noise-zero-ok", DENOISE, ["task.noise=0"], None, ""),
+    (
+        "noise-for-classify",
+        BASE,
+        ["task.noise=0.1"],
+        E,
+        '`task.noise`: is for task.kind = "denoise"',
+    ),
+    (
+        "denoise-label-smoothing",
+        DENOISE,
+        ["train.label_smoothing=0.1"],
+        E,
+        "`train.label_smoothing`: is meaningless for task.kind = 'denoise'",
+    ),
+    (
+        "denoise-num-classes",
+        DENOISE,
+        ["model.num_classes=10"],
+        E,
+        "`model.num_classes`: is meaningless for task.kind = 'denoise'",
+    ),
 ]
 
 
@@ -201,14 +232,14 @@ def _write(tmp_path: Path, text) -> Path:
 )
 def test_load(tmp_path, text, sets, error, fragment):
     path = _write(tmp_path, text)
-    result = outcome(lambda: load_config(path, sets), error, fragment)
-    expect(result, error is not None)
+    result = run_call(lambda: load_config(path, sets), error, fragment)
+    check(result)
     if error is not None:
-        assert result[1].split(": ", 1)[1].startswith(str(path)), result  # names the file
+        assert result.output.split(": ", 1)[1].startswith(str(path)), result.detail  # the file
 
 
 def test_missing_file(tmp_path):
-    expect(outcome(lambda: load_config(tmp_path / "no.toml"), E, "cannot read"), True)
+    check(run_call(lambda: load_config(tmp_path / "no.toml"), E, "cannot read"))
 
 
 # Resolution for a run of a given length: (id, overrides, steps per epoch, error, fragment).
@@ -247,13 +278,51 @@ BUILD_CASES = [
 )
 def test_build(sets, per_epoch, error, fragment):
     config = load_config(DIGITS, sets)
-    expect(outcome(lambda: make_optimizer(config, per_epoch), error, fragment), error is not None)
+    check(run_call(lambda: make_optimizer(config, per_epoch), error, fragment))
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_every_shipped_config_builds_for_one_epoch(path):
     config = load_config(path, ["train.epochs=1"])
-    expect(outcome(lambda: make_optimizer(config, 3), None, ""), False)
+    check(run_call(lambda: make_optimizer(config, 3), None, ""))
+
+
+# A model of the other task kind, refused when the experiment is built (the zoo is there).
+MODEL_CASES = [
+    (
+        "classify-autoencoder",
+        DIGITS,
+        "model.name=digits_autoencoder",
+        "'digits_autoencoder' is a model for task.kind = 'denoise'",
+    ),
+    (
+        "denoise-classifier",
+        DENOISE,
+        "model.name=digits_cnn",
+        "'digits_cnn' is a model for task.kind = 'classify'",
+    ),
+    ("denoise-unknown", DENOISE, "model.name=unet", "unknown model 'unet'"),
+]
+
+
+@pytest.mark.parametrize(
+    "path, item, fragment", [c[1:] for c in MODEL_CASES], ids=[c[0] for c in MODEL_CASES]
+)
+def test_model_of_the_other_task_kind(path, item, fragment):
+    config = load_config(path, [item, "data.options.limit=32"])
+    check(run_call(lambda: build_experiment(config), E, f"`model.name`: {fragment}"))
+
+
+def test_denoise_model_whose_output_is_not_image_shaped(monkeypatch):
+    """An image-to-image model must give back the input's shape (the U-Net pools by 2, then
+    upsamples by 2: fine on 8x8; a model that drops a row is refused, naming the key)."""
+    from cnnjax import nn
+
+    crop = lambda: nn.Sequential([nn.Conv2d(1, 2, padding="VALID")])  # noqa: E731  8x8 -> 7x7
+    monkeypatch.setitem(nn.zoo.AUTOENCODERS, "crop", crop)
+    config = load_config(DENOISE, ["model.name=crop", "data.options.limit=32"])
+    fragment = "`model.name`: task.kind = 'denoise' needs an output shaped like the input"
+    check(run_call(lambda: build_experiment(config), E, fragment))
 
 
 CLI_CASES = [
@@ -270,14 +339,14 @@ CLI_CASES = [
 )
 def test_cli_train_refuses(tmp_path, sets, fragment):
     argv = ["train", str(DIGITS), "--out", str(tmp_path / "run"), *sets]
-    expect(cli_outcome(argv, 1, fragment), True)
+    check(run_case(Case("cli-train-refuses", argv, 1, fragment)))
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
 
 
 def test_cli_latin1_config(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_bytes(BASE.replace('"t"', '"caf\xe9"').encode("latin-1"))
-    expect(cli_outcome(["train", str(path)], 1, "byte offset 11"), True)
+    check(run_case(Case("cli-latin1", ["train", str(path)], 1, "byte offset 11")))
 
 
 def test_cli_one_epoch_of_digits_cnn_trains(tmp_path):
@@ -286,4 +355,4 @@ def test_cli_one_epoch_of_digits_cnn_trains(tmp_path):
     argv = ["train", str(DIGITS), "--out", str(tmp_path / "run")]
     for item in sets:
         argv += ["--set", item]
-    expect(cli_outcome(argv, 0, "test_accuracy="), False)
+    check(run_case(Case("cli-one-epoch", argv, 0, "test_accuracy=")))

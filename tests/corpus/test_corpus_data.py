@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cnnjax.data import load_dataset
-from tests.corpus._outcome import cli_outcome, expect, outcome
+from tests.corpus._outcome import Case, check, run_call, run_case
 
 ROOT = Path(__file__).resolve().parents[2]
 V, T, F = ValueError, TypeError, FileNotFoundError
@@ -61,7 +61,7 @@ def test_idx(tmp_path, images, labels, options, error, fragment):
     (tmp_path / "x.idx").write_bytes(images)
     (tmp_path / "y.idx").write_bytes(labels)
     opts = {"images": tmp_path / "x.idx", "labels": tmp_path / "y.idx", **options}
-    expect(outcome(lambda: load_dataset("idx", **opts), error, fragment), error is not None)
+    check(run_call(lambda: load_dataset("idx", **opts), error, fragment))
 
 
 CIFAR_RECORD = 3073
@@ -87,15 +87,15 @@ def _cifar(tmp_path: Path, test_bytes: bytes) -> Path:
 )
 def test_cifar10(tmp_path, test_bytes, error, fragment):
     folder = _cifar(tmp_path, test_bytes)
-    result = outcome(lambda: load_dataset("cifar10", path=folder), error, fragment)
-    expect(result, error is not None)
+    result = run_call(lambda: load_dataset("cifar10", path=folder), error, fragment)
+    check(result)
 
 
 def test_cifar10_missing_file(tmp_path):
     folder = _cifar(tmp_path, bytes([1]) + bytes(3072))
     (folder / "data_batch_3.bin").unlink()
-    result = outcome(lambda: load_dataset("cifar10", path=folder), F, "data_batch_3.bin")
-    expect(result, True)
+    result = run_call(lambda: load_dataset("cifar10", path=folder), F, "data_batch_3.bin")
+    check(result)
 
 
 # (id, data set, options, error, fragment): failures before or without reading a file
@@ -126,17 +126,17 @@ OPTION_CASES = [
     ids=[c[0] for c in OPTION_CASES],
 )
 def test_options(name, options, error, fragment):
-    expect(outcome(lambda: load_dataset(name, **options), error, fragment), error is not None)
+    check(run_call(lambda: load_dataset(name, **options), error, fragment))
 
 
 def test_mnist_folder_missing_one_file(tmp_path):
     for base in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"):
         (tmp_path / base).write_bytes(IMAGES if "images" in base else LABELS)
-    result = outcome(lambda: load_dataset("mnist", path=tmp_path), F, "t10k-labels-idx1-ubyte")
-    expect(result, True)
+    result = run_call(lambda: load_dataset("mnist", path=tmp_path), F, "t10k-labels-idx1-ubyte")
+    check(result)
 
 
 def test_cli_typo_in_data_path(tmp_path):
     argv = ["train", str(ROOT / "experiments" / "mnist_lenet5.toml")]
     argv += ["--out", str(tmp_path / "run"), "--set", "data.options.path=typo"]
-    expect(cli_outcome(argv, 1, "`data.options.path`"), True)
+    check(run_case(Case("cli-data-path", argv, 1, "`data.options.path`")))

@@ -89,9 +89,9 @@ def _refusals(base: Path, tmp: Path) -> list[Case]:
 def test_refused_inputs_keep_the_run(base_run, tmp_path):
     failures = []
     for case in _refusals(base_run, tmp_path):
-        outcome = run_case(case, cli.main)
+        outcome = run_case(case)
         try:
-            check(case, outcome)
+            check(outcome)
         except AssertionError as e:
             failures.append(f"{case.id}: {e}")
     assert not failures, "\n\n".join(failures)
@@ -157,7 +157,7 @@ def test_locks_and_unusable_outputs(base_run, tmp_path):
         ),
     ]
     for case in cases:
-        check(case, run_case(case, cli.main))
+        check(run_case(case))
 
 
 def test_failed_starts_block_nothing_and_good_runs_replace(base_run, tmp_path):
@@ -214,7 +214,7 @@ def test_failed_starts_block_nothing_and_good_runs_replace(base_run, tmp_path):
         ),
     ]
     for case in cases:
-        check(case, run_case(case, cli.main))
+        check(run_case(case))
     summary = json.loads((ext / "summary.json").read_text())
     config = (ext / "config.toml").read_text()
     assert summary["epochs"] == 3 and summary["total_steps"] == 6 and "epochs = 3" in config

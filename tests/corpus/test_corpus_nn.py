@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import pytest
 
 from cnnjax import nn
-from tests.corpus._outcome import expect, outcome
+from tests.corpus._outcome import check, run_call
 
 V, T = ValueError, TypeError
 KEY = jax.random.key(0)
@@ -81,4 +81,4 @@ CASES = [
 
 @pytest.mark.parametrize("fn, error, fragment", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_nn(fn, error, fragment):
-    expect(outcome(fn, error, fragment), error is not None)
+    check(run_call(fn, error, fragment))

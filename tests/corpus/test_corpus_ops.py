@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import cnnjax as cj
-from tests.corpus._outcome import expect, outcome
+from tests.corpus._outcome import check, run_call
 
 X = jnp.ones((2, 5, 5, 3), jnp.float32)
 W = jnp.ones((3, 3, 3, 4), jnp.float32)
@@ -47,7 +47,14 @@ CASES = [
         None,
         "",
     ),
-    # dense
+    # dense (array-like cases first)
+    ("dense-lists", lambda: cj.dense([[1.0, 2.0]], [[1.0], [2.0]], [0.5]), None, ""),
+    ("dense-ragged-list", lambda: cj.dense([[1.0, 2.0], [1.0]], [[1.0], [2.0]]), T, "`x` must be"),
+    ("dense-b-string", lambda: cj.dense([[1.0, 2.0]], [[1.0], [2.0]], "b"), T, "`b` must be"),
+    ("conv-lists", lambda: cj.conv2d([[[[1.0, 2.0]]]], [[[[1.0], [1.0]]]], [0.5]), None, ""),
+    ("conv-ragged-list", lambda: cj.conv2d([[1.0], [1.0, 2.0]], W), T, "`x` must be an array"),
+    ("conv-int-list", lambda: cj.conv2d([[[[1, 2]]]], [[[[1.0], [1.0]]]]), T, "`x` must be a floa"),
+    ("conv-w-string", lambda: cj.conv2d(X, "w"), T, "`w` must be an array"),
     ("dense-w-rank1", lambda: cj.dense(jnp.ones((2, 3)), jnp.ones((3,))), V, "`w`"),
     ("dense-in-mismatch", lambda: cj.dense(jnp.ones((2, 3)), jnp.ones((4, 2))), V, "In"),
     ("dense-bias-shape", lambda: cj.dense(jnp.ones((2, 3)), jnp.ones((3, 2)), C3), V, "`b`"),
@@ -58,6 +65,10 @@ CASES = [
     ("maxpool-window-big", lambda: cj.max_pool2d(X, 6), V, "larger"),
     ("maxpool-window-float", lambda: cj.max_pool2d(X, 2.0), T, "`window`"),
     ("maxpool-stride-0", lambda: cj.max_pool2d(X, 2, stride=0), V, "`stride`"),
+    ("maxpool-list", lambda: cj.max_pool2d([[[[1.0], [2.0]], [[3.0], [4.0]]]], 2), None, ""),
+    ("avgpool-list", lambda: cj.avg_pool2d([[[[1.0], [2.0]], [[3.0], [4.0]]]], 2), None, ""),
+    ("gap-list", lambda: cj.global_avg_pool2d([[[[1.0], [2.0]]]]), None, ""),
+    ("maxpool-ragged-list", lambda: cj.max_pool2d([[1.0], []], 2), T, "`x` must be an array"),
     ("maxpool-rank3", lambda: cj.max_pool2d(X[0], 2), V, "rank 4"),
     ("maxpool-padding-typo", lambda: cj.max_pool2d(X, 2, padding="FULL"), V, "`padding`"),
     ("maxpool-same-lowercase", lambda: cj.max_pool2d(X, 2, padding="same"), None, ""),
@@ -106,9 +117,12 @@ CASES = [
     ("sigmoid-string", lambda: cj.sigmoid("abc"), T, ""),
     ("relu-numpy", lambda: cj.relu(np.array([-1.0, 2.0], N32)), None, ""),
     ("flatten-scalar", lambda: cj.flatten(jnp.float32(3.0)), V, "rank"),
+    ("flatten-list", lambda: cj.flatten([[[1.0, 2.0]], [[3.0, 4.0]]]), None, ""),
+    ("flatten-rank1", lambda: cj.flatten(jnp.ones((4,), jnp.float32)), None, ""),
+    ("flatten-string", lambda: cj.flatten("abc"), T, "`x` must be an array"),
 ]
 
 
 @pytest.mark.parametrize("fn, error, fragment", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_op(fn, error, fragment):
-    expect(outcome(fn, error, fragment), error is not None)
+    check(run_call(fn, error, fragment))

@@ -51,7 +51,25 @@ def test_config_page_lists_every_field_with_type_and_default():
     from cnnjax.config import ExperimentConfig
 
     rows = apigen.config_rows(ExperimentConfig)
-    keys = {key for key, _, _ in rows}
+    keys = {key for key, *_ in rows}
     assert _leaf_fields(ExperimentConfig) - {"source"} <= keys
-    assert ("train.batch_size", "int", "64") in rows
-    assert ("name", "str", "required") in rows
+    assert [r[:3] for r in rows if r[0] in ("train.batch_size", "name")] == [
+        ("name", "str", "required"),
+        ("train.batch_size", "int", "64"),
+    ]
+    undescribed = [key for key, *_, meaning in rows if not meaning]
+    assert not undescribed, f"config keys without a comment in cnnjax/config.py: {undescribed}"
+
+
+def test_field_comments_reads_the_lines_above_and_the_trailing_comment():
+    @dataclasses.dataclass
+    class Demo:
+        """Doc."""
+
+        # two lines
+        # above
+        a: int = 1
+        b: str = "x"  # trailing
+        c: float = 0.0
+
+    assert apigen.field_comments(Demo) == {"a": "two lines above", "b": "trailing", "c": ""}

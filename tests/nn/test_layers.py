@@ -33,6 +33,19 @@ LAYERS = [
         (5, 5, 1),
         (3, 3, 1),
     ),
+    ("maxpool-ceil", lambda: nn.MaxPool2d(2, ceil_mode=True), (5, 4, 3), (3, 2, 3)),
+    (
+        "maxpool-dil-ceil",  # k_eff 5: H (6+2-5)/2 -> 3 (floor 2), W (8+2-5)/2 -> 4 (floor 3)
+        lambda: nn.MaxPool2d(3, stride=2, padding=1, dilation=2, ceil_mode=True),
+        (6, 8, 2),
+        (3, 4, 2),
+    ),
+    (
+        "avgpool-ceil-dropped",  # ceil(5/2)+1 = 4, but the 4th window starts in the padding
+        lambda: nn.AvgPool2d(2, padding=1, ceil_mode=True, divisor_override=3),
+        (5, 5, 1),
+        (3, 3, 1),
+    ),
     ("gap", lambda: nn.GlobalAvgPool2d(), (3, 4, 5), (5,)),
     ("flatten", lambda: nn.Flatten(), (3, 4, 5), (60,)),
     ("batchnorm", lambda: nn.BatchNorm(), (3, 3, 4), (3, 3, 4)),
@@ -251,6 +264,18 @@ def test_apply_with_wrong_input_shape_names_the_layer(
             r"Conv2d: input channels C=3 must be divisible by groups=2",
         ),
         (lambda: nn.MaxPool2d(3), (2, 2, 1), ValueError, r"MaxPool2d: window \(3, 3\) is larger"),
+        (
+            lambda: nn.AvgPool2d(2, padding=2),
+            (5, 5, 1),
+            ValueError,
+            r"AvgPool2d: `padding` must be smaller than the \(dilated\) window",
+        ),
+        (
+            lambda: nn.MaxPool2d(2, dilation=3, padding=(0, 4)),
+            (5, 5, 1),
+            ValueError,
+            r"MaxPool2d: `padding` must be smaller .* got padding \(4, 4\) for window 4 along W",
+        ),
         (lambda: nn.Dense(2), "x", TypeError, r"Dense: `in_shape` must be a tuple of ints"),
         (lambda: nn.Flatten(), (3, 0), ValueError, r"Flatten: `in_shape` must have positive"),
     ],
@@ -271,6 +296,24 @@ def test_init_errors(factory, in_shape, error, message):
         (lambda: nn.BatchNorm(momentum=1.5), ValueError, r"BatchNorm: `momentum` must be in"),
         (lambda: nn.BatchNorm(eps=0.0), ValueError, r"BatchNorm: `eps` must be a positive"),
         (lambda: nn.MaxPool2d("2"), TypeError, r"MaxPool2d: `window` must be an int or a pair"),
+        (lambda: nn.MaxPool2d(2, dilation=0), ValueError, r"MaxPool2d: `dilation` must be >= 1"),
+        (lambda: nn.MaxPool2d(2, ceil_mode=1), TypeError, r"MaxPool2d: `ceil_mode` must be a"),
+        (lambda: nn.AvgPool2d(2, ceil_mode="y"), TypeError, r"AvgPool2d: `ceil_mode` must be a"),
+        (
+            lambda: nn.AvgPool2d(2, count_include_pad=None),
+            TypeError,
+            r"AvgPool2d: `count_include_pad` must be a bool, got None",
+        ),
+        (
+            lambda: nn.AvgPool2d(2, divisor_override=2.0),
+            TypeError,
+            r"AvgPool2d: `divisor_override` must be None or an int, got 2.0",
+        ),
+        (
+            lambda: nn.AvgPool2d(2, divisor_override=0),
+            ValueError,
+            r"AvgPool2d: `divisor_override` must be >= 1, got 0",
+        ),
     ],
 )
 def test_constructor_errors(make, error, message):
@@ -283,3 +326,41 @@ def test_layer_name():
     assert nn.layer_name(nn.AvgPool2d(2)) == "AvgPool2d"
     assert nn.layer_name(nn.LeakyRelu()) == "LeakyRelu"
     assert nn.layer_name(nn.Residual(nn.Relu())) == "Residual"
+
+
+# (layer, the op and keywords it must call), each with a ceil_mode window off the bottom/right
+POOL_CALLS = [
+    (
+        lambda: nn.MaxPool2d((3, 2), stride=2, padding=1, dilation=(2, 1), ceil_mode=True),
+        "max_pool2d",
+        dict(window=(3, 2), stride=2, padding=1, dilation=(2, 1), ceil_mode=True),
+    ),
+    (
+        lambda: nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False, ceil_mode=True),
+        "avg_pool2d",
+        dict(window=3, stride=2, padding=1, count_include_pad=False, ceil_mode=True),
+    ),
+    (
+        lambda: nn.AvgPool2d(2, stride=(2, 3), ceil_mode=True, divisor_override=3),
+        "avg_pool2d",
+        dict(window=2, stride=(2, 3), ceil_mode=True, divisor_override=3),
+    ),
+]
+
+
+@pytest.mark.parametrize("ops", OPS, ids=OPS_IDS)
+@pytest.mark.parametrize(("make", "op_name", "kwargs"), POOL_CALLS, ids=["max", "avg", "avg-div"])
+def test_pool_layers_pass_every_option_to_the_op(make, op_name, kwargs, ops):
+    x = jax.random.normal(jax.random.key(0), (2, 6, 7, 3))
+    layer = make()
+    _, _, out_shape = layer.init(jax.random.key(1), x.shape[1:])
+    y, _ = layer.apply({}, {}, x, ops=ops)
+    op = getattr(ops, op_name)
+    rest = {k: v for k, v in kwargs.items() if k != "window"}
+    want = op(x, kwargs["window"], **rest)
+    assert y.shape[1:] == out_shape == want.shape[1:]
+    np.testing.assert_array_equal(y, want)
+    # ceil_mode adds a last window hanging off the bottom or right edge; the others agree
+    floor = op(x, kwargs["window"], **{**rest, "ceil_mode": False})
+    assert floor.shape[1] < y.shape[1] or floor.shape[2] < y.shape[2]
+    np.testing.assert_allclose(y[:, : floor.shape[1], : floor.shape[2]], floor, rtol=1e-14)

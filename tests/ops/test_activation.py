@@ -83,6 +83,17 @@ def test_prelu_kink_and_slope_gradient():
     np.testing.assert_allclose(vjp1(jnp.ones_like(y))[1], [-7.0], rtol=1e-15)
 
 
+def test_prelu_non_finite_inputs_match_the_reference_vjp():
+    # ct_alpha sums ct_neg * x: x = +inf gives 0 * inf = NaN, as jax.grad of the reference.
+    x = jnp.array([[jnp.inf, -jnp.inf, jnp.nan, 2.0], [1.0, -1.0, 0.0, -3.0]])
+    alpha, ct = jnp.array([0.1, 0.2, 0.3, 0.4]), jnp.array([[1.0, 2.0, 3.0, jnp.inf], [4.0] * 4])
+    got = jax.vjp(ops.prelu, x, alpha)[1](ct)
+    want = jax.vjp(reference.prelu, x, alpha)[1](ct)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+    assert np.isnan(got[1][0]) and np.isfinite(got[1][3])
+
+
 @pytest.mark.parametrize(
     ("alpha", "message"),
     [

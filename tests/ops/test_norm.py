@@ -9,6 +9,7 @@ import pytest
 
 from cnnjax import ops, reference
 from cnnjax.ops import norm as norm_module
+from cnnjax.ops import norm_group as norm_group_module
 
 
 def _bn_inputs(seed=0, shape=(2, 3, 4, 5)):
@@ -251,6 +252,24 @@ def test_group_norm_with_one_channel_per_group_is_instance_norm():
     xn = np.asarray(x)
     want = (xn - xn.mean((1, 2), keepdims=True)) / np.sqrt(xn.var((1, 2), keepdims=True) + 1e-5)
     np.testing.assert_allclose(got, want * np.asarray(scale) + np.asarray(bias), rtol=1e-12)
+
+
+def test_one_channel_per_group_keeps_the_plain_layout_and_matches_reference():
+    # G = C keeps (N, ..., C) residuals (no trailing unit axis: slow reductions on XLA:CPU);
+    # rank 2 with G = C normalises single elements: y = bias and a zero x gradient.
+    x, scale, bias = _bn_inputs(shape=(2, 3, 4, 5))
+    _, res = norm_group_module._group_norm_fwd(x, scale, bias, 5, 1e-5, True)
+    assert res.x_hat.shape == x.shape and res.inv_std.shape == (2, 1, 1, 5)
+    for shape in ((2, 3, 4, 5), (3, 4)):
+        x, scale, bias = _bn_inputs(seed=1, shape=shape)
+        c = shape[-1]
+        ct = jnp.asarray(np.random.default_rng(2).standard_normal(shape))
+        got, want = _vjps("group_norm", (x, scale, bias), ct, num_groups=c)
+        _assert_close(got, want)
+    np.testing.assert_allclose(
+        ops.group_norm(x, scale, bias, num_groups=4), jnp.broadcast_to(bias, x.shape)
+    )
+    np.testing.assert_array_equal(got[0], jnp.zeros_like(x))
 
 
 def test_group_norm_groups_are_contiguous_channel_blocks():

@@ -33,6 +33,19 @@ def test_max_ties_route_to_the_first_maximum_in_row_major_order():
         assert ct_x.ravel().tolist() == [1.0, 0.0, 0.0, 0.0]
 
 
+def test_max_ties_across_rows_and_columns_follow_row_major_order_like_the_reference():
+    # The fwd reduces W bins, then H bins: (0, 1) precedes (1, 0) although its column is later.
+    x = jnp.array([[1.0, 5.0], [5.0, 1.0]]).reshape(1, 2, 2, 1)
+    ct_x = jax.grad(lambda a: jnp.sum(ops.adaptive_max_pool2d(a, 1)))(x)
+    assert ct_x.ravel().tolist() == [0.0, 1.0, 0.0, 0.0]
+    # Many ties (values in {0, 1, 2}) over overlapping bins: the reference picks the same cells.
+    x = jnp.asarray(np.random.default_rng(3).integers(0, 3, (2, 5, 7, 3)).astype(np.float64))
+    ct = jnp.asarray(np.random.default_rng(4).standard_normal((2, 3, 4, 3)))
+    got = jax.vjp(lambda a: ops.adaptive_max_pool2d(a, (3, 4)), x)[1](ct)[0]
+    want = jax.vjp(lambda a: reference.adaptive_max_pool2d(a, (3, 4)), x)[1](ct)[0]
+    np.testing.assert_allclose(got, want, rtol=1e-14, atol=0)  # overlapping bins: sum order
+
+
 def test_max_nan_propagates_and_takes_the_gradient_like_the_reference():
     x = jnp.array([1.0, jnp.nan, 3.0, jnp.nan, 0.0]).reshape(1, 5, 1, 1)
     for name, kw in (("adaptive_max_pool2d", {"output_size": (2, 1)}), ("global_max_pool2d", {})):

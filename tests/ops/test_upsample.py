@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import pathlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnnjax import ops
+from cnnjax import ops, reference
 from cnnjax.ops import upsample as upsample_module
+
+# F.interpolate's outputs and gradients, recorded by benchmarks/torch_parity/record_upsample.py
+_TORCH = json.loads((pathlib.Path(__file__).parent / "data" / "upsample_torch.json").read_text())
 
 
 def _row(values):
@@ -37,6 +43,18 @@ def test_bilinear_half_pixel_and_align_corners():
     np.testing.assert_allclose(got, [0.0, 1.0, 3.0, 4.0])
     got = ops.upsample2d(x, size=(1, 5), mode="bilinear", align_corners=True)[0, 0, :, 0]
     np.testing.assert_allclose(got, [0.0, 1.0, 2.0, 3.0, 4.0])
+
+
+@pytest.mark.parametrize("fn", [ops.upsample2d, reference.upsample2d], ids=["op", "reference"])
+@pytest.mark.parametrize("case", _TORCH["cases"], ids=lambda c: c["name"])
+def test_matches_recorded_pytorch(case, fn):
+    # an unchanged size is copied whatever the scale says; the bilinear floor is floorf's
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in case["kwargs"].items()}
+    x = jnp.asarray(case["x"], jnp.float64)
+    y, vjp = jax.vjp(lambda a: fn(a, **kwargs), x)
+    np.testing.assert_allclose(y, case["y"], rtol=0, atol=1e-13, err_msg="forward")
+    (g,) = vjp(jnp.asarray(case["v"], jnp.float64))
+    np.testing.assert_allclose(g, case["g"], rtol=0, atol=1e-13, err_msg="gradient")
 
 
 def test_vjp_scatters_cotangents_with_the_weights():

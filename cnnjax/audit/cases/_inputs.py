@@ -21,3 +21,19 @@ def distinct(rng: np.random.Generator, *shape: int, gap: float = 1e-2) -> np.nda
     n = int(np.prod(shape))
     values = (np.arange(n) - n / 2) * gap
     return rng.permutation(values).reshape(shape)
+
+
+def normal_args(*shape: int):
+    """``make_args`` of a one-argument case: ``(normal(rng, *shape),)``."""
+    return lambda r: (normal(r, *shape),)
+
+
+def tie_free_args(*shape: int):
+    """``make_args`` of a one-argument max-pooling case: ``(distinct(rng, *shape),)``.
+
+    Under 400 elements the values lie in (-2, 2), where bfloat16's spacing (<= 2**-7) is below
+    the ``1e-2`` gap, so the bfloat16 cast stays tie-free too; larger shapes are refused.
+    """
+    if int(np.prod(shape)) >= 400:
+        raise ValueError(f"max-pool case shape {shape} has >= 400 elements: bf16 ties")
+    return lambda r: (distinct(r, *shape),)

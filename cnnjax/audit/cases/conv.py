@@ -12,26 +12,36 @@ from cnnjax.audit.cases._case import Case
 from cnnjax.audit.cases._inputs import normal
 
 
-def _case(name, x_shape, kernel, c_out, *, bias=True, fd=False, quick=True, **kwargs):
-    """A conv2d case on ``x`` of ``x_shape`` (N, H, W, C) with a ``kernel`` (KH, KW) kernel."""
-    n, h, w, c = x_shape
+def kernel_case(op, name, x_shape, kernel, c_out, *, bias=True, fd=False, quick=True, **kwargs):
+    """A case of ``op`` (``"conv2d"`` or ``"conv_transpose2d"``) on ``x`` of ``x_shape``
+    (N, H, W, C_in) with a ``kernel`` (KH, KW) kernel and ``c_out`` output channels.
+
+    The kernel is HWIO ``(KH, KW, C_in/groups, C_out)`` for conv2d and, for conv_transpose2d,
+    that of the conv2d it transposes, ``(KH, KW, C_out/groups, C_in)``; both are scaled by
+    ``(KH * KW * C_in/groups) ** -0.5``. Arguments ``(x, w, b)``, or ``(x, w)`` without bias.
+    """
+    n, h, w, c_in = x_shape
     groups = kwargs.get("groups", 1)
-    w_shape = (*kernel, c // groups, c_out)
+    io = (c_in // groups, c_out) if op == "conv2d" else (c_out // groups, c_in)
 
     def make_args(rng):
-        x = normal(rng, n, h, w, c)
-        k = normal(rng, *w_shape, scale=(kernel[0] * kernel[1] * c // groups) ** -0.5)
+        x = normal(rng, n, h, w, c_in)
+        k = normal(rng, *kernel, *io, scale=(kernel[0] * kernel[1] * c_in // groups) ** -0.5)
         return (x, k, normal(rng, c_out)) if bias else (x, k)
 
     return Case(
         name,
-        "conv2d",
+        op,
         make_args,
         kwargs=kwargs,
         argnums=(0, 1, 2) if bias else (0, 1),
         fd=fd,
         quick=quick,
     )
+
+
+def _case(name, x_shape, kernel, c_out, **options):
+    return kernel_case("conv2d", name, x_shape, kernel, c_out, **options)
 
 
 CASES = [

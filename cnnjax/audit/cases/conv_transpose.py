@@ -5,29 +5,13 @@ padding (crop and grow), H != W, N = 1, no bias.
 
 from __future__ import annotations
 
-from cnnjax.audit.cases._case import Case
-from cnnjax.audit.cases._inputs import normal
+from cnnjax.audit.cases.conv import kernel_case
 
 
-def _case(name, x_shape, kernel, c_out, *, bias=True, fd=False, quick=True, **kwargs):
+def _case(name, x_shape, kernel, c_out, **options):
     """``x`` (N, H, W, C_in), ``kernel`` (KH, KW), ``C_out`` output channels."""
-    n, h, w, c_in = x_shape
-    groups = kwargs.get("groups", 1)
-    w_shape = (*kernel, c_out // groups, c_in)
-
-    def make_args(rng):
-        x = normal(rng, n, h, w, c_in)
-        k = normal(rng, *w_shape, scale=(kernel[0] * kernel[1] * c_in // groups) ** -0.5)
-        return (x, k, normal(rng, c_out)) if bias else (x, k)
-
-    return Case(
-        f"conv_transpose2d-{name}",
-        "conv_transpose2d",
-        make_args,
-        kwargs=kwargs,
-        argnums=(0, 1, 2) if bias else (0, 1),
-        fd=fd,
-        quick=quick,
+    return kernel_case(
+        "conv_transpose2d", f"conv_transpose2d-{name}", x_shape, kernel, c_out, **options
     )
 
 

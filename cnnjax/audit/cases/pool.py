@@ -9,21 +9,8 @@ the gap and the bfloat16 cast stays tie-free too.
 
 from __future__ import annotations
 
-import numpy as np
-
 from cnnjax.audit.cases._case import Case
-from cnnjax.audit.cases._inputs import distinct, normal
-
-
-def _distinct(*shape: int):
-    if int(np.prod(shape)) >= 400:
-        raise ValueError(f"max-pool case shape {shape} has >= 400 elements: bf16 ties")
-    return lambda r: (distinct(r, *shape),)
-
-
-def _normal(*shape: int):
-    return lambda r: (normal(r, *shape),)
-
+from cnnjax.audit.cases._inputs import normal_args, tie_free_args
 
 _MAX = [
     ("k2-s2-n2c3-6x6", (2, 6, 6, 3), dict(window=2), True),
@@ -130,7 +117,7 @@ CASES = [
         Case(
             f"max_pool2d-{name}",
             "max_pool2d",
-            _distinct(*shape),
+            tie_free_args(*shape),
             kwargs,
             fd=fd,
             quick=f"max_pool2d-{name}" not in _AUDIT_ONLY,
@@ -141,7 +128,7 @@ CASES = [
         Case(
             f"avg_pool2d-{name}-{tag}",
             "avg_pool2d",
-            _normal(*shape),
+            normal_args(*shape),
             {**kwargs, "count_include_pad": include},
             fd=fd,
             quick=f"avg_pool2d-{name}-{tag}" not in _AUDIT_ONLY,
@@ -150,6 +137,6 @@ CASES = [
         for tag, include in (("incl", True), ("excl", False))
         if include or kwargs.get("padding", "VALID") != "VALID" or kwargs.get("ceil_mode")
     ),
-    Case("global_avg_pool2d-n2c3-5x4", "global_avg_pool2d", _normal(2, 5, 4, 3), fd=True),
-    Case("global_avg_pool2d-n1c1-3x3", "global_avg_pool2d", _normal(1, 3, 3, 1)),
+    Case("global_avg_pool2d-n2c3-5x4", "global_avg_pool2d", normal_args(2, 5, 4, 3), fd=True),
+    Case("global_avg_pool2d-n1c1-3x3", "global_avg_pool2d", normal_args(1, 3, 3, 1)),
 ]

@@ -7,21 +7,8 @@ inputs are tie-free (``distinct``, < 400 elements so bfloat16 stays tie-free, as
 
 from __future__ import annotations
 
-import numpy as np
-
 from cnnjax.audit.cases._case import Case
-from cnnjax.audit.cases._inputs import distinct, normal
-
-
-def _distinct(*shape: int):
-    if int(np.prod(shape)) >= 400:
-        raise ValueError(f"max-pool case shape {shape} has >= 400 elements: bf16 ties")
-    return lambda r: (distinct(r, *shape),)
-
-
-def _normal(*shape: int):
-    return lambda r: (normal(r, *shape),)
-
+from cnnjax.audit.cases._inputs import normal_args, tie_free_args
 
 _ADAPTIVE = [
     # (name, x shape, output_size, quick, fd)
@@ -37,7 +24,7 @@ CASES = [
         Case(
             f"adaptive_avg_pool2d-{name}",
             "adaptive_avg_pool2d",
-            _normal(*shape),
+            normal_args(*shape),
             {"output_size": out},
             fd=fd,
             quick=quick,
@@ -48,13 +35,13 @@ CASES = [
         Case(
             f"adaptive_max_pool2d-{name}",
             "adaptive_max_pool2d",
-            _distinct(*shape),
+            tie_free_args(*shape),
             {"output_size": out},
             fd=fd,
             quick=quick,
         )
         for name, shape, out, quick, fd in _ADAPTIVE
     ),
-    Case("global_max_pool2d-n2c3-4x5", "global_max_pool2d", _distinct(2, 4, 5, 3), fd=True),
-    Case("global_max_pool2d-n1c1-1x7", "global_max_pool2d", _distinct(1, 1, 7, 1), quick=False),
+    Case("global_max_pool2d-n2c3-4x5", "global_max_pool2d", tie_free_args(2, 4, 5, 3), fd=True),
+    Case("global_max_pool2d-n1c1-1x7", "global_max_pool2d", tie_free_args(1, 1, 7, 1), quick=False),
 ]
