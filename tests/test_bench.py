@@ -18,6 +18,7 @@ from cnnjax.bench.models import forward_flops
 from cnnjax.bench.report import SCHEMA, format_report, write_json
 from cnnjax.bench.timing import compiled_stats, time_call
 from cnnjax.nn import zoo
+from tests._once import once
 
 MODEL_KEYS = {"name", "batch", "gflop_per_step", "ratio", "temp_ratio"} | {
     f"{g}_{k}"
@@ -30,17 +31,28 @@ OTHERS = [c.name for c in op_bench.op_cases(2) if c.name not in IN_DOC]
 
 
 @pytest.fixture(scope="module")
-def quick_doc():
-    """``run_benchmark`` in quick mode at batch 2 on lenet5 and the ``IN_DOC`` op cases."""
-    settings = Settings(
-        quick=True, batch=2, models=("lenet5",), torch=False, repeats=1, op_batch=2, ceiling_size=64
-    )
-    real = op_bench.op_cases
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(
-            op_bench, "op_cases", lambda n, **kw: [c for c in real(n, **kw) if c.name in IN_DOC]
+def quick_doc(tmp_path_factory):
+    """``run_benchmark`` in quick mode at batch 2 on lenet5 and the ``IN_DOC`` op cases (once
+    per session: an xdist worker that gets some of these tests reads the other's document)."""
+
+    def bench(_folder):
+        settings = Settings(
+            quick=True,
+            batch=2,
+            models=("lenet5",),
+            torch=False,
+            repeats=1,
+            op_batch=2,
+            ceiling_size=64,
         )
-        return run_benchmark(settings, log=None)
+        real = op_bench.op_cases
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(
+                op_bench, "op_cases", lambda n, **kw: [c for c in real(n, **kw) if c.name in IN_DOC]
+            )
+            return run_benchmark(settings, log=None)
+
+    return once(tmp_path_factory, "quick_doc", bench)
 
 
 def _check_op_row(row):
@@ -80,15 +92,6 @@ def test_document_op_cases_conv_parts_and_model_rows(quick_doc):
     _check_model_row(model, "lenet5")
 
 
-def test_forward_flops_lenet5_by_hand():
-    model = zoo.get_model("lenet5")
-    params, state, _ = model.init(jax.random.key(0), (28, 28, 1), dtype=jnp.float32)
-    flops = forward_flops(model, params, state, jnp.zeros((1, 28, 28, 1), jnp.float32))
-    convs = 2 * (28 * 28 * 6 * 25 * 1 + 10 * 10 * 16 * 25 * 6)
-    dense = 2 * (400 * 120 + 120 * 84 + 84 * 10)
-    assert flops == convs + dense
-
-
 def test_run_benchmark_schema_and_report(quick_doc, tmp_path):
     doc = quick_doc
     assert doc["schema"] == SCHEMA
@@ -110,6 +113,15 @@ def test_run_benchmark_schema_and_report(quick_doc, tmp_path):
     path = tmp_path / "out" / "bench.json"
     write_json(doc, path)
     assert json.loads(path.read_text())["models"][0]["name"] == "lenet5"
+
+
+def test_forward_flops_lenet5_by_hand():
+    model = zoo.get_model("lenet5")
+    params, state, _ = model.init(jax.random.key(0), (28, 28, 1), dtype=jnp.float32)
+    flops = forward_flops(model, params, state, jnp.zeros((1, 28, 28, 1), jnp.float32))
+    convs = 2 * (28 * 28 * 6 * 25 * 1 + 10 * 10 * 16 * 25 * 6)
+    dense = 2 * (400 * 120 + 120 * 84 + 84 * 10)
+    assert flops == convs + dense
 
 
 def test_cli_bench_writes_json(tmp_path, capsys, monkeypatch):

@@ -21,6 +21,7 @@ import pytest
 from cnnjax.config import ConfigError, load_config
 from cnnjax.distributed import force_host_device_env, force_host_device_flags, make_placement
 from cnnjax.metrics import read_metrics
+from tests._once import once
 
 ROOT = Path(__file__).parent.parent
 DIGITS = ROOT / "experiments" / "digits_cnn.toml"
@@ -86,18 +87,24 @@ print(json.dumps(result))
 @pytest.fixture(scope="module")
 def four_devices(tmp_path_factory):
     """One subprocess with 4 forced CPU devices: per-step losses on 1/2/4 devices, the
-    error messages, a 4-device run resumed on 1 device, and a plain 1-device run."""
-    out = tmp_path_factory.mktemp("four")
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(DRIVER), str(DIGITS), str(out), str(STEPS), *TINY],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=force_host_device_env(4),
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1]), out
+    error messages, a 4-device run resumed on 1 device, and a plain 1-device run (once per
+    session: an xdist worker that gets some of these tests reads the other's result)."""
+
+    def drive(out: Path) -> dict:
+        argv = [sys.executable, "-c", textwrap.dedent(DRIVER), str(DIGITS), str(out)]
+        proc = subprocess.run(
+            [*argv, str(STEPS), *TINY],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=force_host_device_env(4),
+            cwd=ROOT,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return {"result": json.loads(proc.stdout.strip().splitlines()[-1]), "out": str(out)}
+
+    shared = once(tmp_path_factory, "four_devices", drive)
+    return shared["result"], Path(shared["out"])
 
 
 @pytest.mark.parametrize("grad", ["hand", "autodiff"])

@@ -2,10 +2,11 @@
 in the middle of a checkpoint write, ``--resume`` after each, and end with exactly the metrics
 of an uninterrupted run (timings aside).
 
-Every process pays JAX's start-up and ~110 compilations (the eager model init and optimizer
-probe, then the steps); the uninterrupted run goes first and fills a persistent compilation
-cache that the interrupted ones load from, so each costs a few seconds instead of ~20. A
-cached executable is the serialized compiled program: the numbers do not change.
+Every process pays JAX's start-up and a hundred-odd compilations (the eager model init and
+optimizer probe, then the steps). The uninterrupted run goes first and fills a persistent
+compilation cache; the interrupted ones only read it (they compile nothing it lacks, so a kill
+cannot leave a half-written entry), which leaves them little more than the start-up. A cached
+executable is the serialized compiled program: the numbers do not change.
 """
 
 from __future__ import annotations
