@@ -133,7 +133,11 @@ class _SoftmaxRes(NamedTuple):
 
 
 def _softmax_fwd(x, axis):
-    p = jnp.exp(stable_log_softmax(x, axis)).astype(x.dtype)
+    # exp(x - max) / sum, one exponential per entry; exp(log_softmax(x)) takes two (the one
+    # inside its log-sum and the outer one) and made fwd+bwd 1.5x autodiff's time.
+    xa = x.astype(acc_dtype(x.dtype))
+    e = jnp.exp(xa - jnp.max(xa, axis=axis, keepdims=True))
+    p = (e / jnp.sum(e, axis=axis, keepdims=True)).astype(x.dtype)
     return p, _SoftmaxRes(p)
 
 
