@@ -12,11 +12,10 @@ import pytest
 
 from cnnjax import cli
 from cnnjax.config import load_config
-from cnnjax.data import epoch_batches
 from cnnjax.evaluation import evaluate_checkpoint
 from cnnjax.metrics import TIMING_FIELDS, read_metrics
-from cnnjax.steps import compiled_steps, step_key
-from cnnjax.train import build_experiment, train_and_evaluate
+from cnnjax.train import train_and_evaluate
+from tests._first_steps import first_step_losses
 
 ROOT = Path(__file__).parent.parent
 DENOISE = ROOT / "experiments" / "digits_denoise.toml"
@@ -91,21 +90,9 @@ def test_hand_and_autodiff_denoise_losses_agree_over_the_first_steps():
     """The same 8 steps of the shipped config on the real digits with ``grad="hand"`` and
     ``grad="autodiff"``: the losses agree to float32 round-off (accumulated over 8 Adam
     steps, hence a relative 1e-4; a wrong gradient anywhere is off by far more)."""
-    losses = {}
-    for grad in ("hand", "autodiff"):
-        config = load_config(DENOISE, [f"train.grad={grad}"])
-        exp = build_experiment(config)
-        train_step, _ = compiled_steps(config, exp)
-        params, state, opt_state = exp.params, exp.state, exp.opt_state
-        batches = epoch_batches(
-            exp.data.train_images, exp.data.train_labels, 32, seed=config.seed, epoch=1
-        )
-        losses[grad] = []
-        for step, (x, y) in zip(range(8), batches, strict=False):
-            key = step_key(config.seed, 1, step)
-            params, state, opt_state, loss, mse = train_step(params, state, opt_state, x, y, key)
-            assert mse == loss  # the denoise metric is the loss itself
-            losses[grad].append(float(loss))
-    hand, auto = np.array(losses["hand"]), np.array(losses["autodiff"])
+    (hand, hand_mse), (auto, _) = (
+        first_step_losses(DENOISE, [f"train.grad={g}"], 8) for g in ("hand", "autodiff")
+    )
+    np.testing.assert_array_equal(hand_mse, hand)  # the denoise metric is the loss itself
     assert hand.shape == (8,) and hand[-3:].mean() < 0.8 * hand[:3].mean()  # it learns
     np.testing.assert_allclose(hand, auto, rtol=1e-4, atol=0)

@@ -16,10 +16,9 @@ import pytest
 from cnnjax import cli, nn
 from cnnjax.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from cnnjax.config import ConfigError, load_config
-from cnnjax.data import epoch_batches
 from cnnjax.metrics import TIMING_FIELDS, read_metrics
-from cnnjax.steps import compiled_steps, step_key
 from cnnjax.train import NonFiniteLossError, build_experiment, train_and_evaluate
+from tests._first_steps import first_step_losses
 
 ROOT = Path(__file__).parent.parent
 # The shipped classifier configs (tests/test_denoise.py runs the denoising ones).
@@ -272,21 +271,10 @@ def test_hand_and_autodiff_losses_agree_for_20_steps():
     """The same 20 steps of digits_cnn on the real digits data with ``grad="hand"`` and
     ``grad="autodiff"``: the losses agree to float32 round-off (accumulated over 20 Adam
     steps, hence a relative 1e-4; a wrong gradient anywhere is off by far more)."""
-    losses = {}
-    for grad in ("hand", "autodiff"):
-        config = load_config(DIGITS, [f"train.grad={grad}", "train.batch_size=32"])
-        exp = build_experiment(config)
-        train_step, _ = compiled_steps(config, exp)
-        params, state, opt_state = exp.params, exp.state, exp.opt_state
-        batches = epoch_batches(
-            exp.data.train_images, exp.data.train_labels, 32, seed=config.seed, epoch=1
-        )
-        losses[grad] = []
-        for step, (x, y) in zip(range(20), batches, strict=False):
-            key = step_key(config.seed, 1, step)
-            params, state, opt_state, loss, _ = train_step(params, state, opt_state, x, y, key)
-            losses[grad].append(float(loss))
-    hand, auto = np.array(losses["hand"]), np.array(losses["autodiff"])
+    hand, auto = (
+        first_step_losses(DIGITS, [f"train.grad={g}", "train.batch_size=32"], 20)[0]
+        for g in ("hand", "autodiff")
+    )
     assert hand.shape == (20,) and hand[-5:].mean() < 0.8 * hand[:5].mean()  # it learns
     np.testing.assert_allclose(hand, auto, rtol=1e-4, atol=0)
 
