@@ -136,6 +136,8 @@ def _type_name(kind) -> str:
     if getattr(kind, "__module__", "") == "jax" and str(kind).endswith("Array'>"):
         return "jax.Array"
     text = kind if isinstance(kind, str) else inspect.formatannotation(kind)
+    text = re.sub(r"cnnjax\.config\.\w+Config", "table", text)  # its keys follow as rows
+    text = re.sub(r"Literal\[(.*?)\]", lambda m: m[1].replace(", ", " | "), text)
     return text.replace("typing.", "").replace("jaxlib._jax.Array", "jax.Array")
 
 
@@ -185,7 +187,7 @@ def config_page() -> str:
 
     lines = [_rst_title("Experiment configs: every key", "=")]
     lines += [".. automodule:: cnnjax.config", "   :no-members:", ""]
-    lines += [".. list-table::", "   :header-rows: 1", "   :widths: 22 18 12 48", ""]
+    lines += [".. list-table::", "   :header-rows: 1", "   :widths: 31 16 14 39", ""]
     lines += ["   * - key", "     - type", "     - default", "     - meaning"]
     for key, kind, default, meaning in config_rows(ExperimentConfig):
         lines += [f"   * - ``{key}``", f"     - ``{kind}``", f"     - ``{default}``"]
