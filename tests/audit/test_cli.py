@@ -92,3 +92,32 @@ def test_model_audit_compares_hand_and_autodiff_parameter_gradients():
     args = {c.argument for c in result.checks if c.check == "vjp"}
     assert args and all(a.startswith("params[") for a in args)
     assert {"forward", "vjp", "fd_directional", "jit", "vmap"} <= {c.check for c in result.checks}
+
+
+def test_model_audit_of_an_autoencoder_is_its_mse_against_an_image_and_names_unknown_models():
+    """``--model digits_autoencoder`` audits ``mean(mse_loss(out, target))``: the loss it
+    builds equals that, computed here from the reference directly; unknown names list both
+    kinds. (The full audit of the autoencoder runs in ``cnnjax audit --model``; its hand
+    gradients against autodiff are tested in tests/nn/test_zoo.py.)"""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from cnnjax import reference
+    from cnnjax.audit.model import audit_model, model_loss
+    from cnnjax.nn import zoo
+
+    model = zoo.AUTOENCODERS["digits_autoencoder"]()
+    shape = zoo.AUTOENCODER_SHAPES["digits_autoencoder"]
+    params, state, out_shape = model.init(jax.random.key(0), shape, dtype=jnp.float32)
+    assert out_shape == shape
+    x = jax.random.normal(jax.random.key(1), (2, *shape), jnp.float32)
+    target = jax.random.normal(jax.random.key(2), (2, *shape), jnp.float32)
+    key = jax.random.key(3)
+    got = model_loss(model, reference, state, image_target=True)(params, x, target, key)
+    out, _ = model.apply(params, state, x, train=True, key=key, ops=reference)
+    np.testing.assert_allclose(got, jnp.mean((out - target) ** 2), rtol=1e-6)
+    with pytest.raises(
+        ValueError, match="digits_autoencoder.*digits_cnn|digits_cnn.*digits_autoencoder"
+    ):
+        audit_model("no_such_model")
