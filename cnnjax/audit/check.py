@@ -23,7 +23,6 @@ The checks, in order (their names appear in every ``CheckResult``):
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -42,13 +41,13 @@ from cnnjax.audit._problem import (
     output_labels,
     random_like,
 )
+from cnnjax.audit._runners import F64, Runners, Settings, eager, tolerances
 from cnnjax.audit.edge import EdgeInput, as_edge_inputs, same_nonfinite
 from cnnjax.audit.report import AuditResult, CheckResult, GradientMismatchError
-from cnnjax.audit.tolerances import TOLERANCES, Tolerance
+from cnnjax.audit.tolerances import Tolerance
 
 __all__ = ["check_vjp"]
 
-F64 = "float64"
 VMAP_SCALES = (1.0, 1.001, 0.999)  # batch members: the input, slightly scaled
 
 
@@ -122,11 +121,11 @@ def check_vjp(
     (True, [])
     """
     label = name or getattr(fn, "__name__", None) or repr(fn)
-    tols = _tolerances(tol, rtol, dtypes)
+    tols = tolerances(tol, rtol, dtypes)
     with jax.enable_x64(True):
         prob = Problem(fn, reference, args, argnums)
         rec = Recorder(atol)
-        settings = _Settings(
+        settings = Settings(
             tols,
             tuple(dtypes),
             second_order,
@@ -143,71 +142,11 @@ def check_vjp(
     return result
 
 
-@dataclasses.dataclass(frozen=True)
-class _Settings:
-    tols: dict[str, Tolerance]
-    dtypes: tuple[str, ...]
-    second_order: bool
-    fd_directions: int
-    full_jacobian_max: int
-    fd_eps: float
-    transforms: bool
-    seed: int
-
-
-def _tolerances(tol, rtol, dtypes) -> dict[str, Tolerance]:
-    unknown = sorted({*(tol or {}), *dtypes} - set(TOLERANCES))
-    if unknown:
-        raise ValueError(f"check_vjp: no tolerance row for {unknown}; known: {sorted(TOLERANCES)}")
-    tols = {**TOLERANCES, **(tol or {})}
-    if rtol is not None:
-        tols[F64] = dataclasses.replace(tols[F64], fwd=rtol, grad=rtol)
-    return tols
-
-
-class _Runners:
-    """Compiled ``value_and_vjp`` of ``fn`` (or ``reference``), shared by checks whose inputs
-    differ only in arrays (jit check, Jacobian rows, dtype checks, edge inputs), so each
-    compiles once per dtype."""
-
-    def __init__(self, prob: Problem):
-        self.prob = prob
-        self._cache: list[tuple[Any, Callable]] = []
-
-    def __call__(self, which: str, args, diff, float_cts):
-        f = self.prob.fn if which == "fn" else self.prob.reference
-        y_like = jax.eval_shape(self.prob.restrict(f, args), *diff)
-        key = (
-            which,
-            self.prob.static_key(args),
-            jax.tree.structure(y_like),
-            [np.shape(a) for a in jax.tree.leaves(y_like)],
-        )
-        run = next((r for k, r in self._cache if _same(k, key)), None)
-        if run is None:
-            run = jax.jit(self.prob.value_and_vjp(f, y_like, args))
-            self._cache.append((key, run))
-        return run(diff, float_cts, self.prob.pass_arrays(args))
-
-
-def _eager(prob: Problem, f: Callable, args, diff, float_cts):
-    """Un-jitted value and VJP: reuses the primitives compiled for the float64 eager run."""
-    y_like = jax.eval_shape(prob.restrict(f, args), *diff)
-    return prob.value_and_vjp(f, y_like, args)(diff, float_cts, prob.pass_arrays(args))
-
-
-def _same(a, b) -> bool:
-    try:
-        return bool(a == b)
-    except Exception:  # noqa: BLE001 - incomparable static arguments: not the same
-        return False
-
-
-def _run_checks(prob: Problem, rec: Recorder, s: _Settings, edges: list[EdgeInput]) -> None:
+def _run_checks(prob: Problem, rec: Recorder, s: Settings, edges: list[EdgeInput]) -> None:
     rng = np.random.default_rng(s.seed)
     t64 = s.tols[F64]
     f, r = prob.restrict(prob.fn), prob.restrict(prob.reference)
-    diff, labels, runners = prob.diff(jnp.float64), prob.input_labels(), _Runners(prob)
+    diff, labels, runners = prob.diff(jnp.float64), prob.input_labels(), Runners(prob)
     ran = False
     with rec.guard("forward", F64, t64.fwd):
         y, vjp_fn = jax.vjp(f, *diff)
@@ -255,7 +194,7 @@ def _vjp_checks(rec, labels, vjp_fn, vjp_ref, y_ref, ct, tol) -> None:
         )
 
 
-def _fd_checks(rec, prob, labels, runners, ct, grads, s: _Settings, rng) -> None:
+def _fd_checks(rec, prob, labels, runners, ct, grads, s: Settings, rng) -> None:
     tol = s.tols[F64].fd
     diff = prob.diff(jnp.float64)
     with rec.guard("fd_directional", F64, tol):
@@ -369,7 +308,7 @@ def _dtype_checks(rec, prob: Problem, labels, runners, ct64, dtype: str, tol: To
             )
     ct_d = float_leaves(cast_like(ct64, y_like))
     y_d, grads = runners("fn", prob.args, diff_d, ct_d)
-    y_r, want = _eager(prob, prob.reference, prob.args, diff_r, cast(ct_d, jnp.float64))
+    y_r, want = eager(prob, prob.reference, prob.args, diff_r, cast(ct_d, jnp.float64))
     rec.compare("dtype_forward", dtype, out_labels, y_d, y_r, tol.fwd)
     for lbl, g, x in zip(labels, jax.tree.leaves(grads), jax.tree.leaves(diff_d), strict=True):
         if g.dtype != x.dtype:
@@ -383,7 +322,7 @@ def _dtype_checks(rec, prob: Problem, labels, runners, ct64, dtype: str, tol: To
     rec.compare("dtype_vjp", dtype, labels, grads, want, tol.grad)
 
 
-def _edge_checks(rec, prob: Problem, labels, runners, edge: EdgeInput, s: _Settings, rng) -> None:
+def _edge_checks(rec, prob: Problem, labels, runners, edge: EdgeInput, s: Settings, rng) -> None:
     for dtype in (F64, *s.dtypes):
         with rec.guard("edge_finite", dtype, 0.0):
             diff = prob.diff(jnp.dtype(dtype), edge.args)
@@ -395,7 +334,7 @@ def _edge_checks(rec, prob: Problem, labels, runners, edge: EdgeInput, s: _Setti
             else:
                 _record_finite(rec, dtype, labels, grads, f"{edge.label}, gradients")
             if dtype == F64:
-                y_ref, want = _eager(prob, prob.reference, edge.args, diff, ct)
+                y_ref, want = eager(prob, prob.reference, edge.args, diff, ct)
                 out_labels = output_labels(y_ref)
                 (y, y_ref), (grads, want) = same_nonfinite(y, y_ref), same_nonfinite(grads, want)
                 tol = s.tols[F64]
