@@ -354,7 +354,7 @@ def _prelu_bwd(res: _PreluRes, ct_y):
     PyTorch); ``x = 0`` adds nothing to :math:`\partial L/\partial a`. The code zeroes
     ``ct_y`` where ``x > 0`` once (``ct_neg``), selects ``ct_y`` or ``alpha * ct_neg`` by
     ``x > 0``, and sums ``ct_neg * x`` (in float32 for low precision); at ``x = +inf`` that
-    product is ``0 * inf = NaN``, as ``jax.grad`` of the reference gives (PyTorch gives 0).
+    product is ``0 * inf = NaN``, as autodiff of the reference gives (PyTorch gives 0).
     """
     x, alpha = res.x, res.alpha
     positive = x > 0
