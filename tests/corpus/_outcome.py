@@ -179,3 +179,14 @@ def check(outcome: Outcome) -> None:
     """The assertion every corpus test makes (skipped for an outcome recorded instead)."""
     if not outcome.recorded:
         assert outcome.kind == outcome.expect, outcome.detail
+
+
+def check_cases(cases) -> None:
+    """Run every case, then assert once, listing each failing case's id and why."""
+    failures = []
+    for case in cases:
+        try:
+            check(run_case(case))
+        except AssertionError as e:
+            failures.append(f"{case.id}: {e}")
+    assert not failures, "\n\n".join(failures)

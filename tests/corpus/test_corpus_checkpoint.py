@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from cnnjax import cli
-from tests.corpus._outcome import Case, check, run_case
+from tests.corpus._outcome import Case, check, check_cases, run_case
 from tests.corpus._runs import TINY, copier, eval_argv, train_argv
 
 
@@ -98,22 +98,19 @@ NAMES = [*DAMAGE, *META]
 
 @pytest.mark.parametrize("command", ["eval", "resume"])
 def test_damaged_checkpoint(command, base_run, tmp_path):
-    failures = []
-    for case in _cases(base_run, tmp_path):
-        run = tmp_path / case.id
-        if command == "eval":
-            case.argv = eval_argv(run / "checkpoint.npz")
-        else:
-            case.argv = train_argv(run, "--resume")
-        if command == "resume" and case.id == "meta-no-normalization":
-            case.status, case.expect, case.fragment = 0, "accepted", "nothing to do"
-        case.id = f"{command}-{case.id}"
-        outcome = run_case(case)
-        try:
-            check(outcome)
-        except AssertionError as e:
-            failures.append(f"{case.id}: {e}")
-    assert not failures, "\n\n".join(failures)
+    def cases():
+        for case in _cases(base_run, tmp_path):
+            run = tmp_path / case.id
+            if command == "eval":
+                case.argv = eval_argv(run / "checkpoint.npz")
+            else:
+                case.argv = train_argv(run, "--resume")
+            if command == "resume" and case.id == "meta-no-normalization":
+                case.status, case.expect, case.fragment = 0, "accepted", "nothing to do"
+            case.id = f"{command}-{case.id}"
+            yield case
+
+    check_cases(cases())
 
 
 def test_checkpoint_that_is_a_folder_and_one_of_another_model(base_run, tmp_path):

@@ -13,7 +13,7 @@ import pytest
 
 from cnnjax import cli
 from cnnjax.metrics import read_metrics
-from tests.corpus._outcome import Case, check, run_case
+from tests.corpus._outcome import Case, check, check_cases, run_case
 from tests.corpus._runs import DIGITS, TINY, copier, eval_argv, train_argv
 
 NAN_EPOCH_1 = [*TINY, 'optimizer.schedule={name="constant_schedule", value=1e38}']
@@ -87,14 +87,7 @@ def _refusals(base: Path, tmp: Path) -> list[Case]:
 
 
 def test_refused_inputs_keep_the_run(base_run, tmp_path):
-    failures = []
-    for case in _refusals(base_run, tmp_path):
-        outcome = run_case(case)
-        try:
-            check(outcome)
-        except AssertionError as e:
-            failures.append(f"{case.id}: {e}")
-    assert not failures, "\n\n".join(failures)
+    check_cases(_refusals(base_run, tmp_path))
 
 
 def test_locks_and_unusable_outputs(base_run, tmp_path):
