@@ -25,7 +25,7 @@ from jax import lax
 
 from cnnjax.ops._args2d import check_nhwc
 from cnnjax.ops._arraylike import as_float_array
-from cnnjax.ops._util import acc_dtype
+from cnnjax.ops._util import acc_dtype, check_same_dtype
 from cnnjax.ops.conv import conv2d_grad_input, conv2d_grad_weight
 from cnnjax.ops.geometry import Padding2D, Pair, explicit_padding, is_int
 from cnnjax.ops.geometry import pair as int_pair
@@ -144,11 +144,7 @@ def _check_shapes(op, x, w, b, geo: _Geometry) -> None:
             f"reaches (H_out, W_out would be {out_hw}, "
             f"{_reached_hw(geo, out_hw)} of them reached); nothing would be left to compute"
         )
-    dtypes = {a.dtype for a in (x, w, b) if a is not None}
-    if len(dtypes) > 1:
-        raise TypeError(
-            f"{op}: `x`, `w` and `b` must share one dtype, got {sorted(map(str, dtypes))}"
-        )
+    check_same_dtype(op, ("x", "w", "b"), x, w, b)
 
 
 def conv_transpose2d(
